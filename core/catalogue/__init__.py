@@ -1,0 +1,11 @@
+"""The domain catalogue, loaded from the package's data files and validated at start.
+
+>>> cat = load_catalogue()
+>>> cat.station("1462A").city
+'xian'
+"""
+from ._catalogue import Catalogue, CatalogueError, load_catalogue
+from ._model import City, Kind, Parameter, River, Section, Station
+
+__all__ = ["Catalogue", "CatalogueError", "City", "Kind", "Parameter", "River", "Section",
+           "Station", "load_catalogue"]

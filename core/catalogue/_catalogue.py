@@ -1,0 +1,121 @@
+"""Loading and cross-checking the catalogue data files."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ._model import City, Parameter, River, Section, Station
+
+
+class CatalogueError(ValueError):
+    """A catalogue data file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    cities: dict[str, City]
+    stations: dict[str, Station]
+    sections: dict[str, Section]
+    rivers: dict[str, River]
+    parameters: dict[str, Parameter]
+    _by_city: dict[str, tuple[Station, ...]] = field(default_factory=dict, repr=False)
+
+    def city(self, slug: str) -> City:
+        return self.cities[slug]
+
+    def station(self, station_id: str) -> Station:
+        return self.stations[station_id]
+
+    def parameter(self, name: str) -> Parameter:
+        return self.parameters[name]
+
+    def stations_of(self, city: str, kind: str | None = None) -> tuple[Station, ...]:
+        return tuple(s for s in self._by_city.get(city, ()) if kind is None or s.kind == kind)
+
+    def params_of(self, kind: str) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters.values() if p.kind == kind)
+
+    def river_sections(self, river: str) -> tuple[Section, ...]:
+        """Sections of a river, upstream to downstream."""
+        return tuple(self.sections[s] for s in self.rivers[river].sections)
+
+    def fenwei_cities(self) -> tuple[City, ...]:
+        return tuple(c for c in self.cities.values() if c.fenwei)
+
+    def guanzhong_cities(self) -> tuple[City, ...]:
+        return tuple(c for c in self.cities.values() if c.guanzhong)
+
+
+def _read(data_dir: Path | None, name: str) -> dict:
+    try:
+        if data_dir is not None:
+            text = (data_dir / name).read_text(encoding="utf-8")
+        else:
+            text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+        return json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CatalogueError(f"cannot read catalogue file {name}: {exc}") from exc
+
+
+def _build(model, rows: list[dict], key: str, name: str) -> dict:
+    out: dict = {}
+    for i, row in enumerate(rows):
+        try:
+            obj = model.model_validate(row)
+        except ValidationError as exc:
+            raise CatalogueError(f"{name} entry {i}: {exc}") from exc
+        k = getattr(obj, key)
+        if k in out:
+            raise CatalogueError(f"{name}: duplicate {key} {k!r}")
+        out[k] = obj
+    return out
+
+
+def _check_refs(cat: Catalogue) -> None:
+    for s in cat.stations.values():
+        if s.city not in cat.cities:
+            raise CatalogueError(f"station {s.id}: unknown city {s.city!r}")
+    for sec in cat.sections.values():
+        if sec.station not in cat.stations or cat.stations[sec.station].kind != "hydro":
+            raise CatalogueError(f"section {sec.id}: unknown hydro station {sec.station!r}")
+        for c in (sec.city, *sec.cities_along):
+            if c not in cat.cities:
+                raise CatalogueError(f"section {sec.id}: unknown city {c!r}")
+    for r in cat.rivers.values():
+        orders = [cat.sections[s].order for s in r.sections if s in cat.sections]
+        if len(orders) != len(r.sections) or orders != sorted(orders):
+            raise CatalogueError(f"river {r.id}: sections missing or not upstream-to-downstream")
+
+
+def load_catalogue(data_dir: Path | None = None) -> Catalogue:
+    """Load and validate the catalogue (the packaged one unless data_dir is given)."""
+    if data_dir is None:
+        return _packaged()
+    return _load(data_dir)
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> Catalogue:
+    return _load(None)
+
+
+def _load(data_dir: Path | None) -> Catalogue:
+    cities = _build(City, _read(data_dir, "cities.json")["cities"], "slug", "cities")
+    stations = _build(Station, _read(data_dir, "stations.json")["stations"], "id", "stations")
+    sec_doc = _read(data_dir, "sections.json")
+    sections = _build(Section, sec_doc["sections"], "id", "sections")
+    rivers = _build(River, sec_doc["rivers"], "id", "rivers")
+    params = _build(Parameter, _read(data_dir, "parameters.json")["parameters"], "name",
+                    "parameters")
+    by_city: dict[str, list[Station]] = {}
+    for s in stations.values():
+        by_city.setdefault(s.city, []).append(s)
+    cat = Catalogue(cities, stations, sections, rivers, params,
+                    {k: tuple(v) for k, v in by_city.items()})
+    _check_refs(cat)
+    return cat

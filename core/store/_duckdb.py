@@ -1,0 +1,168 @@
+"""Embedded DuckDB store: one wide table per kind, mirroring the InfluxDB schema."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+import duckdb
+import pandas as pd
+
+from ..catalogue import Catalogue
+from ..wire import Reading
+from ._port import (DEFAULT_MAX_ROWS, IDENT, agg_columns, check_bucket_bound, check_every,
+                    check_query, finish_raw, to_utc)
+from .errors import QueryError, QueryTooLarge, StoreError
+
+
+class DuckDBStore:
+    """A file (or ``:memory:``) store; thread-safe through one lock around one connection."""
+
+    def __init__(self, path: str | Path, catalogue: Catalogue, *,
+                 max_rows: int = DEFAULT_MAX_ROWS) -> None:
+        self.path, self.cat, self.max_rows = str(path), catalogue, max_rows
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open DuckDB file {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._params = {k: [p.name for p in catalogue.params_of(k)] for k in ("air", "hydro")}
+        for kind in ("air", "hydro"):
+            self._create(kind)
+
+    def _create(self, kind: str) -> None:
+        cols = ", ".join(f"{p} DOUBLE, {p}_flag VARCHAR" for p in self._params[kind])
+        self._db.execute(
+            f"CREATE TABLE IF NOT EXISTS {kind} (station VARCHAR NOT NULL, city VARCHAR NOT NULL,"
+            f" period VARCHAR NOT NULL, ts BIGINT NOT NULL, {cols},"
+            f" PRIMARY KEY (station, period, ts))")
+
+    # -- writing ----------------------------------------------------------------------
+    def write(self, readings: Sequence[Reading]) -> int:
+        points = 0
+        for kind in ("air", "hydro"):
+            rows = [r for r in readings if r.kind == kind]
+            if rows:
+                self._upsert(kind, self._frame(kind, rows))
+                points += len(rows)
+        return points
+
+    def _frame(self, kind: str, rows: list[Reading]) -> pd.DataFrame:
+        # later duplicates within one batch win, as in InfluxDB
+        last = {(r.station, r.period, int(r.ts.timestamp())): r for r in rows}
+        data: dict[str, list] = {"station": [], "city": [], "period": [], "ts": []}
+        for p in self._params[kind]:
+            data[p], data[f"{p}_flag"] = [], []
+        for (station, period, ts), r in last.items():
+            data["station"].append(station)
+            data["city"].append(r.city)
+            data["period"].append(period)
+            data["ts"].append(ts)
+            for p in self._params[kind]:
+                v = r.values.get(p)
+                data[p].append(v)
+                data[f"{p}_flag"].append(r.flags.get(p) if v is not None else None)
+        df = pd.DataFrame(data)
+        for p in self._params[kind]:
+            df[p] = df[p].astype("float64")
+            df[f"{p}_flag"] = df[f"{p}_flag"].astype("object")
+        return df
+
+    def _upsert(self, kind: str, df: pd.DataFrame) -> None:
+        sets = ["city = EXCLUDED.city"]
+        for p in self._params[kind]:
+            sets.append(f"{p} = COALESCE(EXCLUDED.{p}, {kind}.{p})")
+            sets.append(f"{p}_flag = COALESCE(EXCLUDED.{p}_flag, {kind}.{p}_flag)")
+        sql = (f"INSERT INTO {kind} SELECT * FROM batch ON CONFLICT (station, period, ts) "
+               f"DO UPDATE SET {', '.join(sets)}")
+        with self._lock:
+            try:
+                self._db.register("batch", df)
+                self._db.execute(sql)
+            except duckdb.Error as exc:
+                raise StoreError(f"DuckDB write failed: {exc}") from exc
+            finally:
+                self._db.unregister("batch")
+
+    # -- queries ----------------------------------------------------------------------
+    def _query(self, sql: str, args: list) -> pd.DataFrame:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).df()
+            except duckdb.Error as exc:
+                raise QueryError(f"DuckDB query failed: {exc}") from exc
+
+    def raw(self, kind, stations, params, start, end, *, limit=None) -> pd.DataFrame:
+        q = check_query(self.cat, kind, stations, params, start, end)
+        limit = min(limit or self.max_rows, self.max_rows)
+        cols = ", ".join(f"{p}, {p}_flag" for p in q.params)
+        where, args = self._where(q, "station")
+        df = self._query(f"SELECT ts, station, city, period, {cols} FROM {kind} WHERE {where}"
+                         f" ORDER BY station, period, ts LIMIT {limit + 1}", args)
+        if len(df) > limit:
+            raise QueryTooLarge(f"more than {limit} rows; narrow the range or stations")
+        return self._finish(df, q.params)
+
+    def _where(self, q, key: str) -> tuple[str, list]:
+        where, args = "ts >= ? AND ts < ?", [q.start, q.end]
+        if q.keys:
+            where += f" AND {key} IN ({', '.join('?' for _ in q.keys)})"
+            args += list(q.keys)
+        return where, args
+
+    def _finish(self, df: pd.DataFrame, params) -> pd.DataFrame:
+        df.insert(0, "time", to_utc(df.pop("ts")))
+        return finish_raw(df, params)
+
+    def aggregate(self, kind, params, start, end, *, every="1h", by="station", keys=None):
+        width, offset = check_every(every, by)
+        q = check_query(self.cat, kind, keys, params, start, end)
+        n_keys = len(q.keys) or len(self.cat.stations if by == "station" else self.cat.cities)
+        check_bucket_bound(q, width, n_keys, self.max_rows)
+        aggs = ", ".join(f"avg({p}) AS {p}_mean, min({p}) AS {p}_min, max({p}) AS {p}_max, "
+                         f"count({p}) AS {p}_count" for p in q.params)
+        anyv = " OR ".join(f"{p} IS NOT NULL" for p in q.params)
+        where, args = self._where(q, by)
+        bucket = f"(ts - ((ts + {offset}) % {width}))"
+        df = self._query(f"SELECT {bucket} AS bucket, {by}, {aggs} FROM {kind} WHERE {where}"
+                         f" AND ({anyv}) GROUP BY bucket, {by} ORDER BY {by}, bucket", args)
+        df.insert(0, "time", to_utc(df.pop("bucket")))
+        for p in q.params:
+            df[f"{p}_count"] = df[f"{p}_count"].astype("int64")
+        return df[agg_columns(by, q.params)].reset_index(drop=True)
+
+    def latest(self, kind, stations=None) -> pd.DataFrame:
+        if kind not in ("air", "hydro"):
+            raise QueryError(f"unknown kind {kind!r}")
+        params = self._params[kind]
+        args: list = []
+        where = "TRUE"
+        if stations:
+            if not all(isinstance(s, str) and IDENT.match(s) for s in stations):
+                raise QueryError("bad station identifier")
+            where = f"station IN ({', '.join('?' for _ in stations)})"
+            args = list(stations)
+        df = self._query(f"SELECT * FROM {kind} WHERE {where} QUALIFY row_number() OVER "
+                         f"(PARTITION BY station ORDER BY ts DESC) = 1", args)
+        return self._finish(df, params)
+
+    # -- derived series ---------------------------------------------------------------
+    def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
+        from ._derived import duck_write_frame
+        with self._lock:
+            return duck_write_frame(self._db, measurement, frame, tags)
+
+    def read_frame(self, measurement, start: datetime, end: datetime, where=None):
+        from ._derived import duck_read_frame
+        with self._lock:
+            return duck_read_frame(self._db, measurement, start, end, where, self.max_rows)
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

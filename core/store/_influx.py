@@ -1,0 +1,215 @@
+"""InfluxDB adapter over the v1 HTTP API (/write line protocol, /query InfluxQL).
+
+Works with InfluxDB 1.x (tested: Debian's 1.6.7). For 2.x/3.x use ``influxdb2://`` URLs:
+writes then go through influxdb-client's token-authenticated /api/v2/write, queries through
+the v1-compatible /query endpoint (needs a DBRP mapping for the bucket).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Sequence
+from urllib.parse import unquote, urlsplit, parse_qs
+
+import httpx
+import pandas as pd
+
+from ..catalogue import Catalogue
+from ..wire import Reading
+from ._lineproto import lines
+from ._port import (DEFAULT_MAX_ROWS, IDENT, agg_columns, check_bucket_bound, check_every,
+                    check_query, finish_raw, to_utc)
+from .errors import QueryError, QueryTooLarge, StoreError, StoreRejected, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxStore:
+    def __init__(self, url: str, catalogue: Catalogue, *, max_rows: int = DEFAULT_MAX_ROWS,
+                 timeout: float = 10.0, create_db: bool = True) -> None:
+        parts = urlsplit(url)
+        self.v2 = parts.scheme.startswith("influxdb2")
+        tls = parts.scheme.endswith("s")
+        self.base = f"{'https' if tls else 'http'}://{parts.hostname}:{parts.port or 8086}"
+        self.db = unquote(parts.path.lstrip("/")) or "fenwei"
+        if not IDENT.match(self.db):
+            raise StoreError(f"bad InfluxDB database name {self.db!r}")
+        self.cat, self.max_rows = catalogue, max_rows
+        self._params = {k: [p.name for p in catalogue.params_of(k)] for k in ("air", "hydro")}
+        auth, headers = None, {}
+        if self.v2:
+            headers["Authorization"] = f"Token {unquote(parts.password or '')}"
+            self.org = parse_qs(parts.query).get("org", ["fenwei"])[0]
+        elif parts.username:
+            auth = (unquote(parts.username), unquote(parts.password or ""))
+        self._http = httpx.Client(base_url=self.base, auth=auth, headers=headers,
+                                  timeout=timeout, limits=httpx.Limits(max_connections=4))
+        if create_db and not self.v2:
+            self.command(f'CREATE DATABASE "{self.db}"')
+
+    # -- transport --------------------------------------------------------------------
+    def _post(self, path: str, **kw) -> httpx.Response:
+        try:
+            resp = self._http.post(path, **kw)
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.base} unreachable: {exc}") from exc
+        if resp.status_code >= 500 or resp.status_code in (401, 403, 429):
+            raise StoreUnavailable(f"InfluxDB answered {resp.status_code}: {resp.text[:300]}")
+        return resp
+
+    def command(self, q: str) -> dict:
+        resp = self._post("/query", data={"q": q, "db": self.db})
+        if resp.status_code != 200:
+            raise QueryError(f"InfluxDB refused {q[:80]!r}: {resp.text[:300]}")
+        return resp.json()
+
+    def write_lines(self, body: list[str]) -> None:
+        """Write line-protocol lines; raises StoreRejected (permanent) or StoreUnavailable."""
+        if not body:
+            return
+        data = ("\n".join(body)).encode("utf-8")
+        if self.v2:
+            resp = self._post("/api/v2/write", params={"org": self.org, "bucket": self.db,
+                                                         "precision": "s"}, content=data)
+        else:
+            resp = self._post("/write", params={"db": self.db, "precision": "s"}, content=data)
+        if resp.status_code not in (200, 204):
+            raise StoreRejected(f"InfluxDB rejected the write ({resp.status_code}): "
+                                f"{resp.text[:500]}")
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        self.write_lines(lines(readings))
+        return len(readings)
+
+    # -- queries ----------------------------------------------------------------------
+    def select(self, q: str) -> list[dict]:
+        """Run an InfluxQL query (chunked), returning its series."""
+        try:
+            with self._http.stream("POST", "/query", data={
+                    "q": q, "db": self.db, "epoch": "s", "chunked": "true",
+                    "chunk_size": "20000"}) as resp:
+                if resp.status_code >= 500:
+                    raise StoreUnavailable(f"InfluxDB answered {resp.status_code}")
+                series = []
+                for line in resp.iter_lines():
+                    if line.strip():
+                        series += self._series(json.loads(line))
+                return series
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.base} unreachable: {exc}") from exc
+
+    @staticmethod
+    def _series(doc: dict) -> list[dict]:
+        out = []
+        for res in doc.get("results", []):
+            if "error" in res:
+                raise QueryError(f"InfluxDB: {res['error']}")
+            out += res.get("series", [])
+        if "error" in doc:
+            raise QueryError(f"InfluxDB: {doc['error']}")
+        return out
+
+    def _frame(self, series: list[dict]) -> pd.DataFrame:
+        frames = []
+        for s in series:
+            df = pd.DataFrame(s["values"], columns=s["columns"])
+            for k, v in (s.get("tags") or {}).items():
+                df[k] = v
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def _where(self, q, key: str) -> str:
+        where = f"time >= {q.start}s AND time < {q.end}s"
+        if q.keys:
+            where += " AND (" + " OR ".join(f'"{key}" = {_q(k)}' for k in q.keys) + ")"
+        return where
+
+    def raw(self, kind, stations, params, start, end, *, limit=None) -> pd.DataFrame:
+        q = check_query(self.cat, kind, stations, params, start, end)
+        limit = min(limit or self.max_rows, self.max_rows)
+        fields = ", ".join(f'"{p}", "{p}_flag"' for p in q.params)
+        df = self._frame(self.select(
+            f'SELECT {fields}, "city", "period", "station" FROM "{kind}" '
+            f"WHERE {self._where(q, 'station')} LIMIT {limit + 1}"))
+        if len(df) > limit:
+            raise QueryTooLarge(f"more than {limit} rows; narrow the range or stations")
+        return self._finish(df, q.params)
+
+    def _finish(self, df: pd.DataFrame, params) -> pd.DataFrame:
+        if df.empty:
+            df = pd.DataFrame({c: [] for c in ("time", "station", "city", "period")})
+        df["time"] = to_utc(df["time"].astype("int64"))
+        return finish_raw(df, params)
+
+    def aggregate(self, kind, params, start, end, *, every="1h", by="station", keys=None):
+        width, offset = check_every(every, by)
+        q = check_query(self.cat, kind, keys, params, start, end)
+        n_keys = len(q.keys) or len(self.cat.stations if by == "station" else self.cat.cities)
+        check_bucket_bound(q, width, n_keys, self.max_rows)
+        aggs = ", ".join(f'mean("{p}") AS "{p}_mean", min("{p}") AS "{p}_min", '
+                         f'max("{p}") AS "{p}_max", count("{p}") AS "{p}_count"'
+                         for p in q.params)
+        off = f", -{offset}s" if offset else ""
+        df = self._frame(self.select(
+            f'SELECT {aggs} FROM "{kind}" WHERE {self._where(q, by)} '
+            f'GROUP BY time({width}s{off}), "{by}" fill(none)'))
+        cols = agg_columns(by, q.params)
+        if df.empty:
+            return pd.DataFrame({c: [] for c in cols})
+        df["time"] = to_utc(df["time"].astype("int64"))
+        for p in q.params:
+            df[f"{p}_count"] = df[f"{p}_count"].fillna(0).astype("int64")
+            for a in ("mean", "min", "max"):
+                df[f"{p}_{a}"] = df[f"{p}_{a}"].astype("float64")
+        df = df[df[[f"{p}_count" for p in q.params]].sum(axis=1) > 0]
+        return df[cols].sort_values([by, "time"]).reset_index(drop=True)
+
+    def latest(self, kind, stations=None) -> pd.DataFrame:
+        if kind not in ("air", "hydro"):
+            raise QueryError(f"unknown kind {kind!r}")
+        if stations and not all(isinstance(s, str) and IDENT.match(s) for s in stations):
+            raise QueryError("bad station identifier")
+        where = ""
+        if stations:
+            where = "WHERE " + " OR ".join(f'"station" = {_q(s)}' for s in stations)
+        df = self._frame(self.select(
+            f'SELECT * FROM "{kind}" {where} GROUP BY "station" ORDER BY time DESC LIMIT 1'))
+        return self._finish(df, self._params[kind])
+
+    # -- derived series ---------------------------------------------------------------
+    def write_frame(self, measurement, frame, tags) -> int:
+        from ._influx_derived import frame_lines
+        body = frame_lines(measurement, frame, tags)
+        for i in range(0, len(body), 5000):
+            self.write_lines(body[i:i + 5000])
+        return len(body)
+
+    def read_frame(self, measurement, start, end, where=None) -> pd.DataFrame:
+        from ._derived import check_measurement
+        check_measurement(measurement, None, list(where or {}))
+        cond = f"time >= {int(start.timestamp())}s AND time < {int(end.timestamp())}s"
+        for col, values in (where or {}).items():
+            if not all(isinstance(v, str) and IDENT.match(v) for v in values):
+                raise QueryError(f"bad value for {col}")
+            cond += " AND (" + " OR ".join(f'"{col}" = {_q(v)}' for v in values) + ")"
+        df = self._frame(self.select(
+            f'SELECT * FROM "{measurement}" WHERE {cond} LIMIT {self.max_rows + 1}'))
+        if len(df) > self.max_rows:
+            raise QueryTooLarge(f"more than {self.max_rows} rows")
+        if df.empty:
+            return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]")})
+        df["time"] = to_utc(df["time"].astype("int64"))
+        return df.sort_values("time").reset_index(drop=True)
+
+    def ping(self) -> bool:
+        try:
+            return self._http.get("/ping").status_code == 204
+        except httpx.HTTPError:
+            return False
+
+    def close(self) -> None:
+        self._http.close()
