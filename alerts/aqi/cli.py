@@ -1,0 +1,67 @@
+"""``fenwei aqi`` sub-commands (typer): ``calc`` grades one set of concentrations."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ._scalar import AqiResult, calculate
+from .errors import AqiError
+
+app = typer.Typer(help="Air Quality Index (HJ 633-2012 / HJ 633-2026).", no_args_is_help=True)
+
+
+@app.callback()
+def _main() -> None:
+    """Air Quality Index (HJ 633-2012 / HJ 633-2026)."""
+
+
+def _pairs(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}")
+        try:
+            out[key] = float(value)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{key}: not a number: {value!r}") from exc
+    return out
+
+
+def _human(result: AqiResult) -> str:
+    lines = [f"edition   HJ 633-{result.edition} ({result.period})"]
+    lines += [f"IAQI {k:<6} {'-' if v is None else v}" for k, v in result.iaqi.items()]
+    cat = result.category
+    lines.append(f"AQI       {'-' if result.aqi is None else result.aqi}")
+    if cat:
+        lines.append(f"category  {cat.roman} {cat.zh} {cat.en} (level {cat.level})")
+        lines.append(f"colour    {cat.colour} {cat.colour_name}")
+    lines.append(f"primary   {','.join(result.primary) or '-'}")
+    lines.append(f"exceeding {','.join(result.exceeding) or '-'}")
+    return "\n".join(lines)
+
+
+@app.command()
+def calc(
+    values: Annotated[list[str], typer.Argument(help="pm25=V pm10=V so2=V no2=V co=V o3=V [o3_8h=V]")],
+    at: Annotated[str, typer.Option("--at", help="ISO 8601 start of the averaging period; no offset = CST")],
+    period: Annotated[str, typer.Option("--period", help="hourly or daily")] = "hourly",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Grade one set of concentrations (ug/m3, CO mg/m3).
+
+    Daily: o3 is the daily max 8 h mean (alias o3_8h); o3_1h is used if it exceeds 800.
+    Hourly: o3 is the 1 h value, o3_8h optional; so2_24h is used if SO2 1 h exceeds 800.
+    """
+    if period not in ("hourly", "daily"):
+        raise typer.BadParameter("hourly or daily", param_hint="--period")
+    try:
+        result = calculate(_pairs(values), at, period)  # type: ignore[arg-type]
+    except AqiError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json else _human(result))
