@@ -1,0 +1,40 @@
+"""SL 651-2014 (hydrological telemetry) HEX/BCD codec, pure Python.
+
+Decode: :func:`decode_frame` (one frame, raises :class:`FrameError`), :class:`StreamDecoder`
+(TCP byte stream, returns frames and errors), :class:`Reassembler` (multi-packet messages),
+:func:`observations` (stage/discharge/voltage per time). Encode: :func:`encode_up` (telemetry
+unit side), :func:`encode_down` and :func:`ack` (platform side). See README.md.
+"""
+
+from ._consts import CHINA_TZ, ElementId, EndChar, FunctionCode
+from ._crc import crc16_modbus
+from ._encode import ack, build_frame, encode_down, encode_up
+from ._errors import EncodeError, FrameError, Reason, Sl651Error
+from ._frame import decode_frame
+from ._model import Element, Frame
+from ._observations import INVALID_FLAG, observations
+from ._reassembly import Reassembler
+from ._stream import StreamDecoder
+
+__all__ = [
+    "CHINA_TZ",
+    "INVALID_FLAG",
+    "Element",
+    "ElementId",
+    "EncodeError",
+    "EndChar",
+    "Frame",
+    "FrameError",
+    "FunctionCode",
+    "Reason",
+    "Reassembler",
+    "Sl651Error",
+    "StreamDecoder",
+    "ack",
+    "build_frame",
+    "crc16_modbus",
+    "decode_frame",
+    "encode_down",
+    "encode_up",
+    "observations",
+]
