@@ -62,7 +62,10 @@ def _read(data_dir: Path | None, name: str) -> dict:
         raise CatalogueError(f"cannot read catalogue file {name}: {exc}") from exc
 
 
-def _build(model, rows: list[dict], key: str, name: str) -> dict:
+def _build(model, doc: dict, key: str, name: str) -> dict:
+    rows = doc.get(name) if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise CatalogueError(f"{name}: expected a list under {name!r}")
     out: dict = {}
     for i, row in enumerate(rows):
         try:
@@ -105,13 +108,12 @@ def _packaged() -> Catalogue:
 
 
 def _load(data_dir: Path | None) -> Catalogue:
-    cities = _build(City, _read(data_dir, "cities.json")["cities"], "slug", "cities")
-    stations = _build(Station, _read(data_dir, "stations.json")["stations"], "id", "stations")
+    cities = _build(City, _read(data_dir, "cities.json"), "slug", "cities")
+    stations = _build(Station, _read(data_dir, "stations.json"), "id", "stations")
     sec_doc = _read(data_dir, "sections.json")
-    sections = _build(Section, sec_doc["sections"], "id", "sections")
-    rivers = _build(River, sec_doc["rivers"], "id", "rivers")
-    params = _build(Parameter, _read(data_dir, "parameters.json")["parameters"], "name",
-                    "parameters")
+    sections = _build(Section, sec_doc, "id", "sections")
+    rivers = _build(River, sec_doc, "id", "rivers")
+    params = _build(Parameter, _read(data_dir, "parameters.json"), "name", "parameters")
     by_city: dict[str, list[Station]] = {}
     for s in stations.values():
         by_city.setdefault(s.city, []).append(s)

@@ -35,7 +35,8 @@ def duck_write_frame(db, measurement: str, frame: pd.DataFrame, tags: Sequence[s
     if frame.empty:
         return 0
     df = frame.copy()
-    df["time"] = (pd.to_datetime(df["time"], utc=True).astype("int64") // 10**9).astype("int64")
+    # whole seconds whatever the datetime resolution (pandas 3 defaults to microseconds)
+    df["time"] = pd.to_datetime(df["time"], utc=True).dt.as_unit("s").astype("int64")
     key = ["time", *tags]
     df = df.drop_duplicates(key, keep="last")
     table = f"d_{measurement}"

@@ -75,7 +75,9 @@ class DuckDBStore:
         sets = ["city = EXCLUDED.city"]
         for p in self._params[kind]:
             sets.append(f"{p} = COALESCE(EXCLUDED.{p}, {kind}.{p})")
-            sets.append(f"{p}_flag = COALESCE(EXCLUDED.{p}_flag, {kind}.{p}_flag)")
+            # the flag goes with its value: a rewritten value brings its own flag (or none)
+            sets.append(f"{p}_flag = CASE WHEN EXCLUDED.{p} IS NULL THEN {kind}.{p}_flag "
+                        f"ELSE EXCLUDED.{p}_flag END")
         sql = (f"INSERT INTO {kind} SELECT * FROM batch ON CONFLICT (station, period, ts) "
                f"DO UPDATE SET {', '.join(sets)}")
         with self._lock:
@@ -100,6 +102,8 @@ class DuckDBStore:
         limit = min(limit or self.max_rows, self.max_rows)
         cols = ", ".join(f"{p}, {p}_flag" for p in q.params)
         where, args = self._where(q, "station")
+        # only rows holding a requested parameter, as InfluxDB returns them
+        where += " AND (" + " OR ".join(f"{p} IS NOT NULL" for p in q.params) + ")"
         df = self._query(f"SELECT ts, station, city, period, {cols} FROM {kind} WHERE {where}"
                          f" ORDER BY station, period, ts LIMIT {limit + 1}", args)
         if len(df) > limit:

@@ -5,6 +5,7 @@ from typing import Sequence
 
 import pandas as pd
 from influxdb_client.client.write.dataframe_serializer import data_frame_to_list_of_points
+from influxdb_client.client.write_api import PointSettings
 from influxdb_client.domain.write_precision import WritePrecision
 
 from ._derived import check_measurement
@@ -21,5 +22,5 @@ def frame_lines(measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> l
         if pd.api.types.is_integer_dtype(df[c]) and c not in tags:
             df[c] = df[c].astype("float64")  # one numeric type per field: no type conflicts
     return data_frame_to_list_of_points(
-        df, None, WritePrecision.S, data_frame_measurement_name=measurement,
+        df, PointSettings(), WritePrecision.S, data_frame_measurement_name=measurement,
         data_frame_tag_columns=list(tags))

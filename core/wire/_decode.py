@@ -185,7 +185,10 @@ def _timestamp(text, where: str, reason: str) -> datetime:
                       f"{where}={text!r} has no offset")
     if ts.year < MIN_YEAR:
         raise _Reject(reason, f"{where}={text!r} before {MIN_YEAR}")
-    return ts.astimezone(timezone.utc)
+    try:
+        return ts.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:00
+        raise _Reject(reason, f"{where}={text!r} out of range") from None
 
 
 def _values(i: int, values, kind: str, cat: Catalogue) -> dict[str, float]:
@@ -200,7 +203,7 @@ def _values(i: int, values, kind: str, cat: Catalogue) -> dict[str, float]:
             raise _Reject("unknown_parameter", f"readings[{i}].values.{name[:40]}")
         if p.kind != kind:
             raise _Reject("wrong_kind_parameter", f"{name} is {p.kind}, station is {kind}")
-        if type(v) not in (int, float) or not math.isfinite(v):
+        if type(v) not in (int, float) or (type(v) is float and not math.isfinite(v)):
             raise _Reject("bad_value", f"readings[{i}].values.{name}={v!r:.40}")
         if not p.min <= v <= p.max:
             raise _Reject("out_of_range", f"{name}={v} outside [{p.min}, {p.max}] {p.unit}")
