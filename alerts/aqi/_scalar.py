@@ -95,6 +95,8 @@ def _split(conc: dict[str, float]) -> tuple[dict[str, float], dict[str, dict[str
             subs[target] = {table: conc.pop(key)}
     if not conc:
         raise InputError("concentrations", "nothing to grade")
+    if "o3" in conc:  # hourly: the 1 h O3 stands in for an 8 h mean above 800
+        subs.setdefault("o3_8h", {"o3_1h": conc["o3"]})
     return conc, subs
 
 

@@ -96,13 +96,17 @@ def _parse_edition(raw: dict[str, Any], iaqi: list[int]) -> Edition:
         raise TableError(where, f"missing tables {sorted(missing)}")
     if not raw.get("source"):
         raise TableError(where, "every edition must record its source")
+    parsed = {n: _parse_table(f"{where} {n}", n, tables[n], iaqi) for n in TABLE_NAMES}
+    for t in parsed.values():
+        if t.beyond_top != "cap" and parsed[t.beyond_top].beyond_top != "cap":
+            raise TableError(f"{where} {t.name}", "a substitute table must itself be capped")
     return Edition(
         id=eid,
         title=str(raw.get("title", "")),
         valid_from=_parse_valid_from(where, raw.get("valid_from")),
         source=str(raw["source"]),
         verified=bool(raw.get("verified", False)),
-        tables={n: _parse_table(f"{where} {n}", n, tables[n], iaqi) for n in TABLE_NAMES},
+        tables=parsed,
     )
 
 
