@@ -43,9 +43,13 @@ def join_names(code: int) -> str:
 
 
 def labels(codes: np.ndarray, text) -> pd.Categorical:
-    uniq, inverse = np.unique(codes, return_inverse=True)
-    names = [text(int(u)) for u in uniq]
-    return pd.Categorical.from_codes(inverse.reshape(-1), categories=pd.Index(names))
+    """Categorical of ``text(code)`` for small non-negative integer codes (O(n), no sort)."""
+    codes = np.asarray(codes).reshape(-1)
+    present = np.flatnonzero(np.bincount(codes, minlength=1))
+    lookup = np.zeros(present.max(initial=0) + 1, dtype=np.int32)
+    lookup[present] = np.arange(len(present))
+    names = pd.Index([text(int(c)) for c in present])
+    return pd.Categorical.from_codes(lookup[codes], categories=names)
 
 
 def _reason(code: int) -> str:
