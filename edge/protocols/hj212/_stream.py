@@ -49,13 +49,17 @@ class StreamDecoder:
         self._buf = bytearray()
         self.stats = DecoderStats()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame (bounded by max_length + overhead)."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[Packet | DecodeError]:
         """Add received bytes; return what became complete, in stream order."""
         self._buf += data
         out: list[Packet | DecodeError] = []
         while (frame := self._next_frame()) is not None:
-            if frame:
-                out.append(self._decode(frame))
+            out.append(frame if isinstance(frame, DecodeError) else self._decode(frame))
         return out
 
     def close(self) -> list[Packet | DecodeError]:
@@ -67,8 +71,8 @@ class StreamDecoder:
         self._buf = bytearray()
         return [self._decode(frame)] if frame else []
 
-    def _next_frame(self) -> bytes | None:
-        """Cut the next frame off the buffer; b"" if bytes were dropped, None if more are needed."""
+    def _next_frame(self) -> bytes | DecodeError | None:
+        """Cut the next frame off the buffer (or report an oversize one); None: need more bytes."""
         if not self._find_start():
             return None
         buf, limit = self._buf, self._limit
@@ -78,11 +82,12 @@ class StreamDecoder:
         if end < 0:
             if len(buf) < limit:
                 return None
-            self._report(DecodeError(Reason.OVERSIZE, f"no CRLF within {limit} bytes"))
-            end = 2  # drop this "##" and resynchronise on the next one
+            error = DecodeError(Reason.OVERSIZE, f"no CRLF within {limit} bytes", raw=bytes(buf[:64]))
+            del buf[:2]  # drop this "##" and resynchronise on the next one
+            return self._report(error)
         frame = bytes(buf[:end])
         del buf[:end]
-        return frame if end > 2 else b""
+        return frame
 
     def _find_start(self) -> bool:
         """Drop bytes before the frame start ("##" then a non-'#'); True if one is buffered."""
