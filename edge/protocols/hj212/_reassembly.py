@@ -95,7 +95,7 @@ def merge_parts(parts: Iterable[Packet]) -> Packet:
                      crc_swapped=any(p.crc_swapped for p in parts))
     for part in parts:
         merged.cp.update(part.cp)
-        for code, factor in part.factors.items():
+        for factor in part.factors.values():
             _merge_factor(merged.factors, factor)
     return merged
 

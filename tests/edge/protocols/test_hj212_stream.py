@@ -106,3 +106,17 @@ def test_close_resets() -> None:
     decoder.feed(A[:-2])
     assert kinds(decoder.close()) == ["A"]
     assert decoder.buffered == 0 and decoder.close() == []
+
+
+def test_throughput_budget() -> None:
+    """The simulator plays >= 2,000 stations/s and the agent decodes them: keep ample headroom."""
+    import time
+
+    values = {c: (12.5, "N") for c in ("a34004", "a34002", "a21026", "a21004", "a05024",
+                                       "a21005", "a01001", "a01002", "a01006", "a01007", "a01008")}
+    start = time.perf_counter()
+    data = b"".join(encode_packet(build_upload("2011", f"MN{n:010d}", DT, values)[0])
+                    for n in range(2000))
+    out = StreamDecoder().feed(data)
+    assert len(out) == 2000 and all(isinstance(o, Packet) for o in out)
+    assert time.perf_counter() - start < 2.0  # about 0.2 s on one core when idle

@@ -210,3 +210,10 @@ def test_vector_field_quirks_trailing_semicolon_out_of_order_no_qn() -> None:
     assert packet.qn is None and packet.st == "27" and packet.flag == 4
     assert packet.factors["a01013"].rtd == -18.74
     assert packet.factors["a05002"].values == {"Rtd": -0.94, "Cou": 0.0}
+
+
+def test_public_surface() -> None:
+    import edge.protocols.hj212 as hj212
+
+    assert all(hasattr(hj212, name) for name in hj212.__all__)
+    assert "decode_packet" in hj212.__all__ and "_crc" not in hj212.__all__
