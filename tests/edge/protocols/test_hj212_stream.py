@@ -119,4 +119,4 @@ def test_throughput_budget() -> None:
                     for n in range(2000))
     out = StreamDecoder().feed(data)
     assert len(out) == 2000 and all(isinstance(o, Packet) for o in out)
-    assert time.perf_counter() - start < 2.0  # about 0.2 s on one core when idle
+    assert time.perf_counter() - start < 4.0  # about 0.2 s on one idle core; room for CI load
