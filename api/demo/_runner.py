@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import signal
@@ -20,6 +21,7 @@ from core.store import open_store
 from core.timeutil import CST, parse_duration
 
 from ..app import create_app
+from ..auth import KeyStore
 from ._broker import make_broker
 from ._generator import Generator, default_start
 from ._ingest import SimpleIngest
@@ -52,6 +54,16 @@ class _SimClock:
     def now(self) -> float:
         t = self.gen.sim_t if self.gen is not None else self.start
         return max(t.timestamp(), time.time())
+
+
+def _demo_keys(keys: KeyStore, data_dir: Path) -> Path:
+    """Demo mode only: one API key per role, written to keys.json in the data dir."""
+    scopes = {"station": "1462A", "inspector": None, "city-team": "xian", "bureau": "Shaanxi",
+              "admin": None}
+    out = {role: keys.create(f"demo-{role}", role, scope)[1] for role, scope in scopes.items()}
+    path = data_dir / "keys.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    return path
 
 
 def _say(line: str) -> None:
@@ -97,7 +109,8 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
     sim_clock = _SimClock(start, opts.speed)  # the demo runs on simulated time
     ingest = SimpleIngest(cat, store, "127.0.0.1", mqtt_port, clock=sim_clock.now)
     ingest.start()
-    server = uvicorn.Server(uvicorn.Config(create_app(store, cat), host="127.0.0.1",
+    keys = KeyStore(f"sqlite:///{data_dir / 'fenwei-state.db'}")
+    server = uvicorn.Server(uvicorn.Config(create_app(store, cat, keys), host="127.0.0.1",
                                            port=api_port, log_level="warning"))
     api_thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
     api_thread.start()
@@ -107,6 +120,7 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
             return 1
         await asyncio.sleep(0.05)
     _say(f"API: http://127.0.0.1:{api_port}")
+    _say(f"Keys: {_demo_keys(keys, data_dir)}")
     gen = Generator(cat, "127.0.0.1", mqtt_port, speed=opts.speed, seed=opts.seed, start=start,
                     end=start + span if span else None, stations=opts.stations)
     sim_clock.follow(gen)

@@ -1,6 +1,7 @@
 """The walking-skeleton demo end to end, run as a new user would run it."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -45,14 +46,18 @@ def test_demo_serves_stored_readings_and_stops_cleanly(tmp_path):
         mqtt = _read_until(proc, r"^MQTT: (mqtt://\S+)", 60, seen)
         api = _read_until(proc, r"^API: (http://\S+)", 60, seen).group(1)
         assert mqtt.group(1).startswith("mqtt://127.0.0.1:")
-        stations = httpx.get(f"{api}/stations").json()
+        keys = json.loads(Path(_read_until(proc, r"^Keys: (\S+)", 30, seen).group(1)).read_text())
+        assert set(keys) == {"station", "inspector", "city-team", "bureau", "admin"}
+        auth = {"Authorization": f"Bearer {keys['inspector']}"}
+        assert httpx.get(f"{api}/stations").status_code == 401
+        stations = httpx.get(f"{api}/stations", headers=auth).json()
         assert {s["id"] for s in stations} >= {"1462A", "huaxian"}
         rows = []
         deadline = time.monotonic() + 60
         while not rows and time.monotonic() < deadline:
             body = httpx.get(f"{api}/stations/1462A/series",
-                             params={"params": "pm25,pm10", "start": "2000-01-01T00:00:00Z",
-                                     "end": "2100-01-01T00:00:00Z"}).json()
+                             params={"params": "pm25,pm10", "start": "2024-01-01T00:00:00Z",
+                                     "end": "2030-01-01T00:00:00Z"}, headers=auth).json()
             rows = body["rows"]
             time.sleep(0.2)
         assert rows, "no stored readings served"

@@ -1,0 +1,149 @@
+"""Every route: happy path, bad inputs, and access rules (role x route x status)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import KeyStore, RateLimiter
+from core.store import open_store
+from core.wire import Reading
+
+T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
+ROLES = ["station", "inspector", "city-team", "bureau", "admin"]
+SCOPES = {"station": "1462A", "city-team": "xian", "bureau": "Shaanxi"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, catalogue):
+    d = tmp_path_factory.mktemp("api")
+    store = open_store(f"duckdb://{d / 's.duckdb'}", catalogue)
+    rows = [Reading("1462A", "xian", "air", T0 + timedelta(hours=h), "PT1H",
+                    {"pm25": 100.0 + h, "pm10": 150.0}, {"pm25": "C"} if h == 3 else {})
+            for h in range(48)]
+    rows += [Reading("1463A", "xian", "air", T0 + timedelta(hours=h), "PT1H", {"pm25": 50.0})
+             for h in range(48)]
+    store.write(rows)
+    keys = KeyStore(f"sqlite:///{d / 'state.db'}")
+    tokens = {r: keys.create(f"t-{r}", r, SCOPES.get(r))[1] for r in ROLES}
+    client = TestClient(create_app(store, catalogue, keys, limiter=RateLimiter(1000, 1000)))
+    return client, tokens, keys
+
+
+def _h(tokens, role):
+    if role is None:
+        return {}
+    if role == "bad":
+        return {"Authorization": "Bearer fw_not-a-key"}
+    return {"Authorization": f"Bearer {tokens[role]}"}
+
+
+READ_ROUTES = ["/cities", "/cities/xian", "/stations", "/stations/1462A", "/rivers",
+               "/sections", "/parameters", "/series?stations=1462A&params=pm25",
+               "/stations/1462A/series?params=pm25"]
+EXPECT_READ = {None: 401, "bad": 401, "station": 403, "inspector": 200, "city-team": 200,
+               "bureau": 200, "admin": 200}
+
+
+@pytest.mark.parametrize("route", READ_ROUTES)
+@pytest.mark.parametrize("role", list(EXPECT_READ))
+def test_read_access(env, route, role):
+    client, tokens, _ = env
+    assert client.get(route, headers=_h(tokens, role)).status_code == EXPECT_READ[role]
+
+
+@pytest.mark.parametrize("route", ["/health", "/ready"])
+def test_health_is_open(env, route):
+    client, _, _ = env
+    assert client.get(route).status_code == 200
+
+
+def test_raw_series_has_flags_and_cst_times(env):
+    client, tokens, _ = env
+    body = client.get("/stations/1462A/series", headers=_h(tokens, "inspector"), params={
+        "params": "pm25", "start": "2026-11-20T08:00:00+08:00",
+        "end": "2026-11-20T12:00:00+08:00"}).json()
+    assert [r["pm25"] for r in body["rows"]] == [100.0, 101.0, 102.0, 103.0]
+    assert [r["pm25_flag"] for r in body["rows"]] == ["N", "N", "N", "C"]
+    assert body["rows"][0]["time"] == "2026-11-20T08:00:00+08:00"
+
+
+def test_city_daily_aggregate_and_csv(env):
+    client, tokens, _ = env
+    h = _h(tokens, "inspector")
+    q = {"cities": "xian", "params": "pm25", "every": "1d", "by": "city",
+         "start": "2026-11-20T08:00:00+08:00", "end": "2026-11-21T08:00:00+08:00"}
+    body = client.get("/series", headers=h, params=q).json()
+    assert body["count"] == 2  # data 00-24 UTC spans two CST days
+    row = body["rows"][0]
+    assert row["time"] == "2026-11-20T00:00:00+08:00"
+    assert row["pm25_count"] == 32  # 16 hours of two stations in that CST day
+    assert row["pm25_mean"] == pytest.approx((sum(100.0 + i for i in range(16)) + 16 * 50) / 32)
+    csv = client.get("/series", headers=h, params={**q, "format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("time,city,pm25_mean") and len(lines) == 3
+
+
+@pytest.mark.parametrize("query,status", [
+    ({"stations": "nope"}, 404),
+    ({"cities": "atlantis", "every": "1d", "by": "city"}, 404),
+    ({"params": "pm25;DROP"}, 400),
+    ({"params": "discharge"}, 400),
+    ({"start": "yesterday"}, 422),
+    ({"start": "2026-11-21T00:00:00Z", "end": "2026-11-20T00:00:00Z"}, 422),
+    ({"start": "2000-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, 422),
+    ({"every": "5m"}, 422),
+    ({"limit": "0"}, 422),
+    ({"stations": "1462A", "params": "pm25", "limit": "3",
+      "start": "2026-11-20T00:00:00Z", "end": "2026-11-22T00:00:00Z"}, 413),
+    ({"stations": "1462A' OR '1'='1"}, 404),
+])
+def test_series_bad_inputs(env, query, status):
+    client, tokens, _ = env
+    r = client.get("/series", headers=_h(tokens, "inspector"), params=query)
+    assert r.status_code == status, r.text
+    assert "detail" in r.json()
+
+
+def test_unknown_things_are_404(env):
+    client, tokens, _ = env
+    h = _h(tokens, "inspector")
+    for route in ("/cities/atlantis", "/stations/XX", "/stations/XX/series",
+                  "/sections?river=nile", "/stations?city=atlantis"):
+        assert client.get(route, headers=h).status_code == 404, route
+
+
+def test_revoked_key_is_refused(env):
+    client, _, keys = env
+    kid, key = keys.create("temp", "inspector")
+    h = {"Authorization": f"Bearer {key}"}
+    assert client.get("/cities", headers=h).status_code == 200
+    keys.revoke(kid)
+    assert client.get("/cities", headers=h).status_code == 401
+
+
+def test_rate_limit_per_key(catalogue, tmp_path):
+    store = open_store("duckdb://:memory:", catalogue)
+    keys = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
+    clock = [0.0]
+    client = TestClient(create_app(store, catalogue, keys,
+                                   limiter=RateLimiter(1.0, 3, clock=lambda: clock[0])))
+    a = {"Authorization": f"Bearer {keys.create('a', 'inspector')[1]}"}
+    b = {"Authorization": f"Bearer {keys.create('b', 'inspector')[1]}"}
+    assert [client.get("/cities", headers=a).status_code for _ in range(4)] == [200] * 3 + [429]
+    assert client.get("/cities", headers=b).status_code == 200
+    clock[0] += 1.0
+    assert client.get("/cities", headers=a).status_code == 200
+
+
+def test_key_needs_scope_and_known_role(tmp_path):
+    from api.auth import KeyError_
+    keys = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
+    with pytest.raises(KeyError_):
+        keys.create("x", "city-team")
+    with pytest.raises(KeyError_):
+        keys.create("x", "superuser")
+    assert all("key_hash" not in k for k in keys.list())
