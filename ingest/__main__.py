@@ -1,0 +1,4 @@
+"""``python -m ingest run ...`` (same as ``fenwei ingest run``)."""
+from .cli import app
+
+app()

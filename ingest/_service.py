@@ -1,0 +1,220 @@
+"""The ingest service: MQTT → decode → admission → write stage → acknowledge.
+
+Threads: paho's network loop (decodes, runs admission, buffers) and the writer (writes,
+dead-letters, tracks, acknowledges through ``client.ack``: paho queues the PUBACK on its
+thread-safe outgoing deque and wakes its loop). Start is sink-first (store, writer, then
+MQTT); stop is source-first (stop buffering, drain the writer, send the PUBACKs, disconnect).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+
+from core.catalogue import Catalogue, load_catalogue
+from core.settings import mask_url
+from core.store import Store, open_store
+from core.wire import Batch, decode
+
+from ._admission import TokenBuckets, topic_station
+from ._config import IngestConfig
+from ._deadletter import DeadLetter, DeadLetters, connect
+from ._metrics import IngestMetrics
+from ._mqtt import connect_args, make_client, subscribe
+from ._retention import apply_retention
+from ._retry import Backoff
+from ._tracker import Tracker
+from ._writer import Ack, Writer
+
+log = logging.getLogger(__name__)
+
+
+class Ingestor:
+    """One ingest process's worth of work; usable in-process (``start``/``stop``/``stats``)."""
+
+    def __init__(self, config: IngestConfig | None = None, *,
+                 catalogue: Catalogue | None = None, store: Store | None = None,
+                 clock: Callable[[], float] = time.time,
+                 client_factory: Callable[[IngestConfig], mqtt.Client] = make_client) -> None:
+        self.cfg = config or IngestConfig()
+        self.cat = catalogue or load_catalogue()
+        self.clock = clock
+        self._store, self._own_store = store, store is None
+        self._client_factory = client_factory
+        self.metrics = IngestMetrics()
+        self._gen = 0                  # connection generation: acks never cross reconnects
+        self._accepting = False
+        self.received = self.readings_received = self.redeliveries = 0
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._buckets = TokenBuckets(self.cfg.flood_rate, self.cfg.flood_burst,
+                                     frozenset(self.cat.stations))
+        self._http = None
+        self.client: mqtt.Client | None = None
+        self.writer: Writer | None = None
+        self.tracker: Tracker | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "Ingestor":
+        cfg = self.cfg
+        log.info("ingest starting: %r", cfg)
+        self._db = connect(cfg.state_path)
+        self.dead_letters = DeadLetters(self._db, max_rows=cfg.dead_letter_max_rows,
+                                        payload_bytes=cfg.dead_letter_payload_bytes)
+        self.tracker = Tracker(self.cat, window_s=cfg.completeness_window_s, clock=self.clock,
+                               db=self._db)
+        backoff = Backoff(cfg.retry_initial_s, cfg.retry_max_s)
+        if self._store is None:
+            self._store = self._open_store(backoff)
+        apply_retention(self._store, cfg.retention, cfg.retention_policy)
+        self.metrics.store_up.set(1)
+        self.writer = Writer(self._store.write, dead_letters=self.dead_letters,
+                             tracker=self.tracker, metrics=self.metrics, ack=self._ack,
+                             backoff=backoff, batch_points=cfg.batch_points,
+                             batch_ms=cfg.batch_ms,
+                             max_messages=max(1, min(cfg.receive_maximum // 2, 20_000)),
+                             max_buffer_points=cfg.max_buffer_points)
+        self.writer.start()
+        self._start_metrics_http()
+        self._accepting = True
+        self.client = c = self._client_factory(cfg)
+        c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
+        c.on_subscribe, c.on_message = self._on_subscribe, self._on_message
+        c.connect_async(**connect_args(cfg))
+        c.loop_start()
+        return self
+
+    def _open_store(self, backoff: Backoff) -> Store:
+        deadline = time.monotonic() + self.cfg.store_open_timeout_s
+        return backoff.call(lambda: open_store(self.cfg.store_url, self.cat),
+                            lambda: time.monotonic() > deadline)
+
+    def _start_metrics_http(self) -> None:
+        if self.cfg.metrics_port:
+            from prometheus_client import start_http_server
+            self._http, _ = start_http_server(self.cfg.metrics_port, self.cfg.metrics_addr,
+                                              registry=self.metrics.registry)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop reading, write and acknowledge what is buffered, disconnect."""
+        if not self._accepting:
+            return
+        self._accepting = False        # later messages stay unacknowledged: redelivered
+        drained = True
+        if self.writer is not None:
+            drained = self.writer.close(self.cfg.drain_timeout_s if timeout is None
+                                        else timeout)
+        if self.client is not None:
+            self.client.disconnect()   # queued after the PUBACKs: they go out first
+            self.client.loop_stop()
+        if self._http is not None:
+            self._http.shutdown()
+        if self.tracker is not None:
+            self.tracker.save()
+        if self._own_store and self._store is not None:
+            self._store.close()
+        self._db.close()
+        log.info("ingest stopped (%s): %s", "drained" if drained else "NOT drained",
+                 self.stats_line())
+
+    def __enter__(self) -> "Ingestor":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- paho callbacks (network thread) --------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s refused the connection: %s", mask_url(self.cfg.mqtt_url),
+                      reason_code)
+            return
+        self._gen += 1
+        self.connected.set()
+        self.metrics.connected.set(1)
+        log.info("connected to %s (session present: %s)", mask_url(self.cfg.mqtt_url),
+                 getattr(flags, "session_present", None))
+        subscribe(client, self.cfg)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("subscription to %s refused: %s", self.cfg.subscription, reason_codes)
+            return
+        self.subscribed.set()
+        self.metrics.subscribed.set(1)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        self._gen += 1
+        self.connected.clear()
+        self.subscribed.clear()
+        self.metrics.connected.set(0)
+        self.metrics.subscribed.set(0)
+        if self._accepting:
+            log.warning("disconnected from broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if not self._accepting:
+            return
+        ack: Ack = (msg.mid, msg.qos, self._gen)
+        self.received += 1
+        self.metrics.messages.inc()
+        if msg.dup:
+            self.redeliveries += 1
+            self.metrics.redeliveries.inc()
+        topic, payload = msg.topic, msg.payload
+        if not self._buckets.allow(topic_station(topic)):
+            self._dead(topic, "flood", "station over its message rate", payload, ack)
+            return
+        res = decode(topic, payload, self.cat, max_bytes=self.cfg.max_payload_bytes,
+                     now=self.clock())
+        if isinstance(res, Batch):
+            self.readings_received += len(res.readings)
+            self.writer.put(res, None, ack, msg.dup)
+        else:
+            self._dead(topic, res.reason, res.detail, payload, ack)
+
+    def _dead(self, topic: str, reason: str, detail: str, payload: bytes, ack: Ack) -> None:
+        station = topic_station(topic)
+        letter = DeadLetter(topic, reason, detail, payload,
+                            station if station in self.cat.stations else None, self.clock())
+        self.writer.put(None, letter, ack, False)
+
+    def _ack(self, ack: Ack) -> None:
+        """Called by the writer once the message's batch is written (writer thread)."""
+        mid, qos, gen = ack
+        if gen == self._gen and qos > 0 and self.client is not None:
+            self.client.ack(mid, qos)
+
+    # -- reporting ------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """A snapshot: counts, buffer, dead letters, completeness per station."""
+        w = self.writer
+        pts, msgs = w.buffered() if w else (0, 0)
+        out = {"received": self.received, "readings_received": self.readings_received,
+               "stored": w.stored if w else 0, "acked": w.acked if w else 0,
+               "dead_letters": w.dead_count if w else 0, "batches": w.batch_count if w else 0,
+               "redeliveries": self.redeliveries, "buffered_readings": pts,
+               "buffered_messages": msgs, "paused": bool(w and w.paused),
+               "store_down": bool(w and w.store_down), "connected": self.connected.is_set()}
+        if self.tracker is not None:
+            out["tracker"] = self.tracker.totals()
+            out["completeness"] = {s: self.tracker.completeness(s)
+                                   for s in self.tracker.stations()}
+        return out
+
+    def stats_line(self) -> str:
+        s = self.stats()
+        return (f"received={s['received']} stored={s['stored']} acked={s['acked']} "
+                f"dead={s['dead_letters']} buffered={s['buffered_readings']}")
+
+    def completeness(self, station: str, window_s: int | None = None) -> float | None:
+        return self.tracker.completeness(station, window_s) if self.tracker else None
+
+    def gaps(self, station: str) -> list[tuple[int, int]]:
+        return self.tracker.gaps(station) if self.tracker else []
+
+    def station_report(self, station: str) -> dict:
+        return self.tracker.report(station) if self.tracker else {}
