@@ -6,6 +6,7 @@ into force; the edition is chosen by the start of the averaging period in CST.
 from __future__ import annotations
 
 from ._city import city_aqi, city_concentrations
+from ._derived import load_hourly, recompute
 from ._engine import DEFAULT_VALIDITY, Validity, daily_aqi, hourly_aqi, rolling_aqi
 from ._scalar import AqiResult, calculate, category_of, iaqi
 from ._tables import CATEGORIES, CST, EDITIONS, Category, Edition, Table, edition_at
@@ -32,5 +33,7 @@ __all__ = [
     "edition_at",
     "hourly_aqi",
     "iaqi",
+    "load_hourly",
+    "recompute",
     "rolling_aqi",
 ]

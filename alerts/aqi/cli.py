@@ -65,3 +65,38 @@ def calc(
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json else _human(result))
+
+
+@app.command("recompute")
+def recompute_cmd(
+    start: Annotated[str, typer.Option(help="ISO 8601; without offset: CST")],
+    end: Annotated[str, typer.Option(help="ISO 8601; without offset: CST")],
+    config: Annotated[str | None, typer.Option(help="TOML settings file")] = None,
+) -> None:
+    """Recompute and store hourly and daily AQI (stations and cities) for a past range."""
+    from datetime import datetime
+
+    from core.catalogue import load_catalogue
+    from core.settings import SettingsError, load_settings
+    from core.store import StoreError, open_store
+
+    from ._derived import recompute
+    from ._tables import CST as _CST
+
+    def _t(v: str) -> datetime:
+        try:
+            ts = datetime.fromisoformat(v)
+        except ValueError as exc:
+            raise typer.BadParameter(f"not an ISO 8601 time: {v!r}") from exc
+        return ts if ts.tzinfo else ts.replace(tzinfo=_CST)
+    t0, t1 = _t(start), _t(end)
+    if t1 <= t0:
+        raise typer.BadParameter("--end must be after --start")
+    try:
+        settings = load_settings(config)
+        cat = load_catalogue()
+        written = recompute(open_store(settings.store_url, cat), cat, t0, t1)
+    except (SettingsError, StoreError) as exc:
+        typer.echo(f"fenwei aqi recompute: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(written))
