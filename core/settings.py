@@ -15,7 +15,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,17 +26,17 @@ class SettingsError(ValueError):
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password or token replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
+    """The URL with any password or token replaced by ``***``.
+
+    Works on the text, not on ``urlsplit``: a password with an unescaped ``/``, ``#`` or ``@``
+    must be masked too (everything between ``user:`` and the last ``@``).
+    """
+    at = url.rfind("@")
+    if at < 0:
         return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    start = url.find("://") + 3 if "://" in url[:at] else 0
+    user, colon, _secret = url[start:at].partition(":")
+    return f"{url[:start]}{user}:***{url[at:]}" if colon else url
 
 
 def _check_scheme(name: str, url: str, schemes: tuple[str, ...]) -> str:
@@ -47,8 +47,8 @@ def _check_scheme(name: str, url: str, schemes: tuple[str, ...]) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+    except ValueError:  # the message could quote part of a password
+        raise ValueError(f"{name}: bad host or port in {mask_url(url)!r}") from None
     return url
 
 
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FENWEI_", extra="ignore")
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
-    store_url: str = "duckdb:///fenwei.duckdb"
+    store_url: str = "duckdb://fenwei.duckdb"
     state_url: str = "sqlite:///fenwei-state.db"
     data_dir: Path = Path(".")
     log_level: str = "INFO"

@@ -61,6 +61,9 @@ def duck_write_frame(db, measurement: str, frame: pd.DataFrame, tags: Sequence[s
 def duck_read_frame(db, measurement: str, start: datetime, end: datetime,
                     where: dict[str, Sequence[str]] | None, max_rows: int) -> pd.DataFrame:
     check_measurement(measurement, None, list(where or {}))
+    for col, values in (where or {}).items():  # checked even when the table does not exist
+        if not all(isinstance(v, str) and IDENT.match(v) for v in values):
+            raise QueryError(f"bad value for {col}")
     table = f"d_{measurement}"
     if not db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                       [table]).fetchone()[0]:
@@ -68,9 +71,6 @@ def duck_read_frame(db, measurement: str, start: datetime, end: datetime,
     sql, args = f"SELECT * FROM {table} WHERE time >= ? AND time < ?", [
         int(start.timestamp()), int(end.timestamp())]
     for col, values in (where or {}).items():
-        for v in values:
-            if not isinstance(v, str) or not IDENT.match(v):
-                raise QueryError(f"bad value {v!r} for {col}")
         sql += f' AND "{col}" IN ({", ".join("?" for _ in values)})'
         args += list(values)
     df = db.execute(sql + f" ORDER BY time LIMIT {max_rows + 1}", args).df()

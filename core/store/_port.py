@@ -24,7 +24,7 @@ from ..wire import Reading
 from .errors import QueryError, QueryTooLarge
 
 EVERY = {"1h": (3600, 0), "1d": (86400, 8 * 3600)}  # width, offset east of UTC
-IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")  # \Z: "$" would allow a final "\n"
 DEFAULT_MAX_ROWS = 1_000_000
 
 

@@ -10,7 +10,7 @@ from ._topics import (PREFIX, READINGS_FILTER, STATUS_FILTER, alerts_topic, conf
 
 
 def json_schema() -> dict:
-    """The JSON Schema of the readings payload (also at docs/readings.schema.json)."""
+    """The JSON Schema of the readings payload (this package's readings.schema.json)."""
     import json
     return json.loads(resources.files(__package__).joinpath("readings.schema.json").read_text())
 

@@ -60,10 +60,13 @@ def _element(name: str, value: float | None) -> bytes:
     return bytes([ident, definition]) + encode_number(value, definition >> 3, definition & 7)
 
 
+_CANONICAL = {"stage": 0, "discharge": 1, "voltage": 2}
+
+
 def _series(series: Mapping[str, Sequence[float | None]], step: timedelta | None) -> bytes:
     if step is None:
         raise EncodeError("a uniform-interval (31) report needs a time step")
-    names = list(series)
+    names = sorted(series, key=lambda name: _CANONICAL.get(name, 9))  # stage/discharge first: see _series.py
     counts = {len(series[name]) for name in names}
     if len(counts) != 1 or 0 in counts:
         raise EncodeError("series must be non-empty and of equal length")

@@ -15,7 +15,8 @@ class StreamDecoder:
 
     Frames start at 7E 7E and are delimited by the length field, the end char and the CRC, never
     by a lone 7E (one may sit inside a body). On a rejected candidate the decoder moves one byte
-    on and looks for the next 7E 7E, so a frame right after garbage is still found. Bytes that
+    on and looks for the next 7E 7E, so a frame right after garbage is still found (a candidate
+that fails before its CRC is silently skipped when it is just a stray 7E before 7E 7E). Bytes that
     cannot start a frame are dropped and counted in ``skipped``; the buffer never holds more than
     one maximal frame plus the current chunk. ``feed`` never raises and never blocks.
     """
@@ -44,22 +45,31 @@ class StreamDecoder:
                 pos = start
                 break
             item, advance = attempt
+            pos = start + advance
             if isinstance(item, FrameError):
+                if advance == 1 and buf[start + 2] == 0x7E:
+                    self.skipped += 1  # 7E 7E 7E: a stray 7E before a sync, not worth a report
+                    continue
                 item.offset = self._base + start
             out.append(item)
-            pos = start + advance
         del buf[:pos]
         self._base += pos
         return out
 
-    def flush(self) -> list[FrameError]:
-        """End of stream: report a frame left incomplete (``truncated``) and reset."""
-        out = []
-        if self._buf.startswith(SYNC):
+    def flush(self) -> list[Item]:
+        """End of stream: decode what can be decoded, report incomplete candidates as
+        ``truncated``, and reset. A candidate whose length runs past the end no longer hides the
+        frames inside it."""
+        out: list[Item] = []
+        while self._buf:
+            out += self.feed(b"")
+            if not self._buf.startswith(SYNC):
+                break
             out.append(FrameError(Reason.TRUNCATED, f"stream ended {len(self._buf)} bytes into "
                                   "a frame", offset=self._base, raw=bytes(self._buf)))
-        else:
-            self.skipped += len(self._buf)
+            del self._buf[:1]
+            self._base += 1
+        self.skipped += len(self._buf)
         self._base += len(self._buf)
         self._buf.clear()
         return out
