@@ -1,0 +1,68 @@
+"""Ecological-flow warning grades per day, with hysteresis.
+
+Default grading (a configurable proposal, DOMAIN.md section 7): blue below 1.2 x target;
+yellow below target; red after ``red_days`` consecutive days below target, below
+0.8 x target, or dry. A level is lowered only after ``clear_days`` consecutive days at a
+lower level. Unknown days (not enough valid data) hold the current level and are reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+LEVELS = ("clear", "blue", "yellow", "red")
+
+
+@dataclass(frozen=True)
+class Grading:
+    blue_ratio: float = 1.2
+    red_ratio: float = 0.8
+    red_days: int = 3
+    dry_m3s: float = 0.05
+    clear_days: int = 2
+
+
+@dataclass(frozen=True)
+class DayGrade:
+    day: date
+    q: float | None
+    target: float | None
+    raw: str | None          # that day's own grade; None when unknown
+    level: str               # the alert level after hysteresis
+    below_days: int          # consecutive days below target up to this day
+    reason: str
+
+
+def _raw(q: float, target: float, below_days: int, g: Grading) -> tuple[str, str]:
+    if q <= g.dry_m3s:
+        return "red", "dry (断流)"
+    if q < g.red_ratio * target:
+        return "red", f"below {g.red_ratio} x target"
+    if q < target and below_days >= g.red_days:
+        return "red", f"{below_days} consecutive days below target"
+    if q < target:
+        return "yellow", "below target"
+    if q < g.blue_ratio * target:
+        return "blue", f"below {g.blue_ratio} x target"
+    return "clear", "at or above target"
+
+
+def grade_days(days: list[tuple[date, float | None, float | None]],
+               grading: Grading = Grading()) -> list[DayGrade]:
+    """Grade a section's consecutive days ``(day, daily mean or None, target or None)``."""
+    out: list[DayGrade] = []
+    level, below, lower_run = "clear", 0, 0
+    for day, q, target in days:
+        if q is None or target is None or q != q:
+            out.append(DayGrade(day, None, target, None, level, below, "insufficient data"))
+            continue
+        below = below + 1 if q < target else 0
+        raw, reason = _raw(q, target, below, grading)
+        if LEVELS.index(raw) >= LEVELS.index(level):
+            level, lower_run = raw, 0
+        else:
+            lower_run += 1
+            if lower_run >= grading.clear_days:
+                level, lower_run = raw, 0
+        out.append(DayGrade(day, q, target, raw, level, below, reason))
+    return out
