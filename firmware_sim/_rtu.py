@@ -1,0 +1,131 @@
+"""The SL 651-2014 telemetry unit (RTU) of one river gauge, speaking HEX frames.
+
+Sends 34 hourly reports (values at the top of each hour), 32 timed reports every
+``timed_interval_s`` and 31 uniform-interval reports (one frame per ``uniform_interval_s``
+carrying stage and discharge every ``uniform_step_s``), a 2F keep-alive on connecting and every
+``keepalive_s`` (never more often than once per real second), and answers a 37 real-time
+query. SL 651 has no data flags: flag faults (stop, calibration, maintenance) send the values
+as all FF (invalid).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from core.catalogue import Station
+from edge.protocols.sl651 import (CHINA_TZ, FrameError, FunctionCode,
+                                  StreamDecoder, encode_up)
+
+from ._device import Device, Emit, Stream
+from ._faults import StationFaults, chance
+from ._scenario import HydroDeviceConfig
+from ._stations import DECIMALS, Sampler
+
+KEEPALIVE_MIN_REAL_S = 1.0
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(int(t), CHINA_TZ)
+
+
+class Sl651Unit(Device):
+    kind = "hydro"
+
+    def __init__(self, station: Station, address: str, sampler: Sampler, faults: StationFaults,
+                 cfg: HydroDeviceConfig) -> None:
+        super().__init__()
+        self.station, self.address, self.sampler, self.faults, self.cfg = (
+            station, address, sampler, faults, cfg)
+        self.name = station.id
+        self.phase = chance(station.id, 0, "phase")
+        self.serial = 0
+        self.decoder = StreamDecoder()
+
+    def streams(self, start: float, end: float) -> list[Stream]:
+        cfg, out = self.cfg, []
+        delay = 3 + 30 * self.phase
+        if "34" in cfg.reports:
+            out.append(Stream("34", _next(start, 3600) + delay, 3600, self._hourly))
+        if "32" in cfg.reports:
+            out.append(Stream("32", _next(start, cfg.timed_interval_s) + delay,
+                              cfg.timed_interval_s, self._timed))
+        if "31" in cfg.reports:
+            out.append(Stream("31", _next(start, cfg.uniform_interval_s) + delay,
+                              cfg.uniform_interval_s, self._uniform))
+        if cfg.keepalive_s > 0 and not self.clock.unbounded:
+            every = max(cfg.keepalive_s, self.clock.sim_s(KEEPALIVE_MIN_REAL_S))
+            out.append(Stream("2F", start + every * self.phase, every, self._keepalive))
+        return out
+
+    def _next_serial(self) -> int:
+        self.serial = self.serial % 0xFFFF + 1
+        return self.serial
+
+    def _values(self, t: float) -> dict[str, float | None]:
+        values: list = self.sampler.at(t).tolist()
+        flags = ["N"] * len(values)
+        if self.faults:
+            self.faults.apply(t, t, values, flags, self.sampler.at)
+            values = [None if f != "N" else v for v, f in zip(values, flags)]
+        return {p: (None if v is None else round(v, DECIMALS[p]))
+                for p, v in zip(self.sampler.params, values)}
+
+    def _frames(self, function: int, t_send: float, observed: float, **kw) -> list[Emit]:
+        fault = self.faults.packet_fault(t_send) if self.faults else None
+        skew = self.faults.skew(t_send) if self.faults else 0.0
+        frames = encode_up(function, self.address, serial=self._next_serial(),
+                           sent=_dt(t_send + skew), observed=_dt(observed + skew),
+                           centre=self.cfg.centre, password=self.cfg.password, **kw)
+        return [(_corrupt(f, fault), True, None) for f in frames]
+
+    def _hourly(self, t: float) -> list[Emit]:
+        t0 = math.floor(t / 3600) * 3600
+        return self._frames(FunctionCode.HOURLY, t, t0, values=self._values(t0))
+
+    def _timed(self, t: float) -> list[Emit]:
+        t0 = math.floor(t / self.cfg.timed_interval_s) * self.cfg.timed_interval_s
+        return self._frames(FunctionCode.TIMED, t, t0, values=self._values(t0))
+
+    def _uniform(self, t: float) -> list[Emit]:
+        step, span = self.cfg.uniform_step_s, self.cfg.uniform_interval_s
+        t1 = math.floor(t / span) * span
+        times = [t1 - span + step * (k + 1) for k in range(int(span // step))]
+        rows = [self._values(x) for x in times]
+        series = {p: [r[p] for r in rows] for p in ("stage", "discharge")}
+        return self._frames(FunctionCode.UNIFORM_INTERVAL, t, times[0], series=series,
+                            step=timedelta(seconds=step))
+
+    def _keepalive(self, t: float) -> list[Emit]:
+        if not self.link.up:
+            return []
+        return [(self._frames(FunctionCode.KEEPALIVE, t, t)[0][0], False, None)]
+
+    def on_connect(self) -> None:
+        self.send_now(self._frames(FunctionCode.KEEPALIVE, self.t, self.t)[0][0], "2F")
+
+    def on_data(self, data: bytes) -> None:
+        for item in self.decoder.feed(data):
+            if isinstance(item, FrameError) or item.up:
+                continue
+            if item.function == FunctionCode.QUERY_REALTIME:
+                for frame, _, _ in self._frames(FunctionCode.QUERY_REALTIME, self.t, self.t,
+                                                values=self._values(self.t)):
+                    self.send_now(frame, "37")
+                self.stats.commands["37"] += 1
+            else:
+                self.stats.acked += 1  # the centre's ack of a report
+
+
+def _corrupt(frame: bytes, fault: str | None) -> bytes:
+    if fault == "bad_crc":
+        return frame[:-2] + bytes([frame[-2] ^ 0x5A, frame[-1] ^ 0xA5])
+    if fault == "swapped_crc":
+        return frame[:-2] + frame[-1:] + frame[-2:-1]
+    if fault == "malformed":
+        return frame[:-5] + frame[-3:]  # two body bytes missing: length and end char disagree
+    return frame
+
+
+def _next(t: float, period: float) -> float:
+    """The first multiple of ``period`` at or after ``t`` (a report observes that instant)."""
+    return math.ceil(t / period) * period
