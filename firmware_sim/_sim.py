@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from ._stations import Sampler, air_sampler, hydro_sampler, synthetic_air_statio
 from ._link import parse_target
 from ._time import CST as _CST
 from ._time import HourGrid, parse_duration, parse_time
+from .errors import SimError
 
 log = logging.getLogger(__name__)
 SPIN_UP = timedelta(days=6)
@@ -71,13 +73,13 @@ class Simulation:
     >>> asyncio.run(sim.run("127.0.0.1:9212", "127.0.0.1:9651", speed=3600))
 
     ``stations`` caps how many devices start (spread over cities); ``micro_stations`` adds that
-    many simulated air micro-stations (for load tests).
+    many simulated air micro-stations (for load tests); ``station_ids`` picks stations by id.
     """
 
     def __init__(self, scenario: str | Scenario = "winter-episode", seed: int | None = None,
                  stations: int | None = None, start: str | datetime | None = None,
                  duration: str | timedelta | None = None, *, catalogue: Catalogue | None = None,
-                 micro_stations: int = 0) -> None:
+                 micro_stations: int = 0, station_ids: Iterable[str] | None = None) -> None:
         sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
         if start is not None:
             sc = shift_scenario(sc, parse_time(start))
@@ -87,6 +89,12 @@ class Simulation:
         self.seed = sc.seed if seed is None else int(seed)
         self.catalogue = catalogue or load_catalogue()
         self.stations = self._select(stations, micro_stations)
+        if station_ids is not None:
+            wanted = set(station_ids)
+            unknown = wanted - {s.id for s in self.stations}
+            if unknown:
+                raise SimError(f"unknown or unsimulated stations: {sorted(unknown)}")
+            self.stations = [s for s in self.stations if s.id in wanted]
         self._truth: Truth | None = None
         self._samplers: dict[str, Sampler] = {}
         self._faults = faults_by_station(sc.faults)
@@ -229,13 +237,14 @@ class Simulation:
                          {d.name: s for d, s in zip(devices, stats)})
 
     async def run_local(self, speed: float = math.inf, duration: str | timedelta | None = None,
-                        *, kinds: tuple[str, ...] = ("air", "hydro"), **collector_options
+                        *, kinds: tuple[str, ...] = ("air", "hydro"),
+                        ack_floor_real_s: float = 0.5, **collector_options
                         ) -> tuple[Collector, RunReport]:
         """Run against an in-process :class:`Collector` (asyncio TCP listeners on loopback)."""
         async with Collector(**collector_options) as col:
             report = await self.run(col.air_target if "air" in kinds else None,
                                     col.hydro_target if "hydro" in kinds else None,
-                                    speed, duration)
+                                    speed, duration, ack_floor_real_s=ack_floor_real_s)
             await col.settle()
         return col, report
 
