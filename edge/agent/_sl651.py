@@ -1,0 +1,116 @@
+"""One SL 651 TCP connection, sans I/O: bytes in, platform answers out.
+
+Answers follow the codec's platform policy (:func:`edge.protocols.sl651.ack`): a packet that
+says more follows gets ACK 06 at once (the unit needs it to go on); a complete report gets EOT
+04 only after its readings are stored durably; keep-alives are not answered. SL 651 has no
+error reply, so refused frames (unknown station address, wrong password, bad CRC, ...) get no
+answer (the unit resends) and are counted with their reason.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Callable
+
+from edge.protocols.sl651 import (EndChar, Frame, FrameError, FunctionCode, Reassembler,
+                                  StreamDecoder, ack, observations)
+
+from ._devices import Device
+from ._qc import RawReading
+from ._sink import Sink
+from ._stats import RateLimitedLog, Stats
+
+log = logging.getLogger(__name__)
+
+
+class Sl651Session:
+    def __init__(self, devices: dict[str, Device], sink: Sink, stats: Stats, *,
+                 clock: Callable[[], float]) -> None:
+        self._devices, self._sink, self._stats, self._clock = devices, sink, stats, clock
+        self._decoder = StreamDecoder()
+        self._reassembler = Reassembler()
+        self._rlog = RateLimitedLog(log)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return self._handle_all(self._decoder.feed(data))
+
+    def close(self) -> list[bytes]:
+        return self._handle_all(self._decoder.flush())
+
+    def _handle_all(self, items) -> list[bytes]:
+        replies: list[bytes] = []
+        for item in items:
+            try:
+                replies += self._handle(item)
+            except Exception:  # noqa: BLE001 - one bad frame must not end the connection
+                log.exception("SL 651: unexpected error handling a frame")
+                self._stats.inc("errors.internal")
+        return replies
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), timezone.utc)
+
+    def _refused(self, err: FrameError) -> list[bytes]:
+        reason = err.reason.value
+        self._stats.inc(f"errors.{reason}")
+        dev = self._devices.get(err.station or "")
+        if reason == "bad_crc":
+            self._stats.inc("crc_errors", station=dev.station.id if dev else None)
+        self._stats.inc("dropped_frames")
+        self._rlog.warning(f"sl651:{reason}", "SL 651 frame dropped (%s): %s", reason, err.detail)
+        return []
+
+    def _handle(self, item: Frame | FrameError) -> list[bytes]:
+        if isinstance(item, FrameError):
+            return self._refused(item)
+        self._stats.inc("packets")
+        if not item.up:
+            self._stats.inc("errors.downlink")
+            return []
+        dev = self._devices.get(item.station)
+        if dev is None:
+            self._stats.inc("unknown_device")
+            self._rlog.warning(f"addr:{item.station}", "SL 651: unknown station address %s "
+                               "refused (not answered)", item.station)
+            return []
+        if dev.config.password is not None and item.password != int(dev.config.password, 16):
+            self._stats.inc("bad_password", station=dev.station.id)
+            self._rlog.warning(f"pw:{item.station}", "SL 651: bad password from %s",
+                               item.station)
+            return []
+        replies = []
+        if item.packets is not None and item.end == EndChar.ETB:
+            replies.append(ack(item, sent=self._now(), serial=item.serial))
+        for out in self._reassembler.add(item):
+            if isinstance(out, FrameError):
+                replies += self._refused(out)
+            else:
+                replies += self._complete(dev, out)
+        return [r for r in replies if r]
+
+    def _complete(self, dev: Device, frame: Frame) -> list[bytes]:
+        if frame.function == FunctionCode.KEEPALIVE:
+            self._stats.inc("keepalives", station=dev.station.id)
+            return []
+        raws = self._readings(dev, frame)
+        if raws and not self._sink.submit(raws):
+            return []
+        reply = ack(frame, sent=self._now())
+        return [reply] if reply else []
+
+    def _readings(self, dev: Device, frame: Frame) -> list[RawReading]:
+        out = []
+        for obs in observations(frame):
+            values, flags = {}, {}
+            for name, v in obs["values"].items():
+                entry = dev.factor_map.get(name)
+                if entry is not None:
+                    values[entry[0]] = v if entry[1] == 1.0 else float(f"{v * entry[1]:.12g}")
+            for name, f in obs["flags"].items():
+                entry = dev.factor_map.get(name)
+                if entry is not None:
+                    flags[entry[0]] = f
+            if values or flags:
+                out.append(RawReading(dev.station.id, obs["ts"], "PT0S", values, flags,
+                                      sent=frame.sent))
+        return out
