@@ -125,6 +125,10 @@ class Mosquitto(_Server):
                  f"persistence_location {self.dir}/", "autosave_interval 1",
                  f"max_queued_messages {self.max_queued}", "max_inflight_messages 1000",
                  "log_dest stderr", "log_type error", "log_type warning"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # as root, mosquitto switches to user "mosquitto", which cannot write the
+            # persistence file in our temp dir: persistence silently fails
+            lines.append("user root")
         if self.password_file:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         else:
