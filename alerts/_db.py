@@ -1,0 +1,184 @@
+"""Alert state tables (SQLAlchemy Core), the engine factory and the programmatic migration.
+
+The schema is created and upgraded only by the alembic migrations in ``alerts/migrations``;
+these table objects describe it for queries.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.settings import mask_url
+
+from .errors import ConfigError
+
+OPEN_STATES = ("pending", "active", "acknowledged")
+
+
+class UTC(sa.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the alert store")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else \
+            value.astimezone(timezone.utc)
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+md = sa.MetaData()
+
+alerts = sa.Table(
+    "alerts", md,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(96), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("level", sa.String(16)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("open", sa.Boolean, nullable=False),
+    sa.Column("cities", sa.JSON, nullable=False),
+    sa.Column("exercise", sa.Boolean, nullable=False),
+    sa.Column("retrospective", sa.Boolean, nullable=False),
+    sa.Column("notified", sa.Boolean, nullable=False),
+    sa.Column("opened_at", UTC, nullable=False),
+    sa.Column("activated_at", UTC),
+    sa.Column("updated_at", UTC, nullable=False),
+    sa.Column("resolved_at", UTC),
+    sa.Column("first_observed_at", UTC, nullable=False),
+    sa.Column("observed_at", UTC, nullable=False),
+    sa.Column("ack_by", sa.String(128)),
+    sa.Column("ack_note", sa.Text),
+    sa.Column("ack_at", UTC),
+    sa.Column("escalation_step", sa.Integer, nullable=False),
+    sa.Column("last_notified_at", UTC),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("cap_refs", sa.JSON, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+)
+sa.Index("uq_alerts_open_rule_subject", alerts.c.rule_id, alerts.c.subject, unique=True,
+         sqlite_where=alerts.c.open, postgresql_where=alerts.c.open)
+
+rule_state = sa.Table(
+    "rule_state", md,
+    sa.Column("rule_id", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(96), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16)),
+    sa.Column("level", sa.String(16)),
+    sa.Column("retrospective", sa.Boolean, nullable=False),
+    sa.Column("observed_at", UTC),
+    sa.Column("updated_at", UTC, nullable=False),
+)
+
+audit = sa.Table(
+    "audit", md,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(40), index=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(96), nullable=False),
+    sa.Column("at", UTC, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("from_state", sa.String(16)),
+    sa.Column("to_state", sa.String(16)),
+    sa.Column("level", sa.String(16)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", md,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("alert_id", sa.String(40), nullable=False, index=True),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("recipient_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(500), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTC, nullable=False),
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_until", UTC),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTC, nullable=False),
+    sa.Column("delivered_at", UTC),
+)
+sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+
+receipts = sa.Table(
+    "receipts", md,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UTC, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("instance", sa.String(128), nullable=False),
+)
+
+silences = sa.Table(
+    "silences", md,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("rule_id", sa.String(64)),
+    sa.Column("subject", sa.String(96)),
+    sa.Column("starts_at", UTC, nullable=False),
+    sa.Column("ends_at", UTC, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTC, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql://...`` (SQLite in WAL, BEGIN IMMEDIATE)."""
+    if url.startswith("sqlite"):
+        eng = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @sa.event.listens_for(eng, "connect")
+        def _on_connect(dbapi_conn, _rec):
+            dbapi_conn.isolation_level = None
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=60000")
+
+        @sa.event.listens_for(eng, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return eng
+    if url.startswith("postgresql"):
+        return sa.create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    raise ConfigError(f"FENWEI_STATE_URL: unsupported {mask_url(url)!r}")
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest migration (serialised across processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(826311)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+

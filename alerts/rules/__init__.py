@@ -1,0 +1,12 @@
+"""Rule types. Each registers with one line in :data:`RULE_TYPES`."""
+from ._base import PeriodicRule, Rule, RuleConfig, Signal, StreamingRule
+from .offline import StationOfflineRule
+from .threshold import ThresholdRule
+
+RULE_TYPES: dict[str, type[Rule]] = {
+    "threshold": ThresholdRule,
+    "station_offline": StationOfflineRule,
+}
+
+__all__ = ["PeriodicRule", "RULE_TYPES", "Rule", "RuleConfig", "Signal", "StationOfflineRule",
+           "StreamingRule", "ThresholdRule"]
