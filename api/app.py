@@ -1,6 +1,9 @@
 """The HTTP API (FastAPI). Reads through the same store port every service uses."""
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -8,20 +11,23 @@ from core.catalogue import Catalogue
 from core.store import QueryError, QueryTooLarge, Store, StoreError, StoreUnavailable
 
 from .auth import KeyStore, RateLimiter
-from .routes import catalogue, ops, series
+from .routes import aqi, catalogue, ecoflow, ops, series
 
 
 def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
-               limiter: RateLimiter | None = None) -> FastAPI:
+               limiter: RateLimiter | None = None, targets=None,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """The app; ``clock`` is the service's notion of now (the demo runs on simulated time)."""
     app = FastAPI(title="Fenwei API", version="0.1.0",
                   description="Stations, series and warnings for the Guanzhong and Fen-Wei "
                               "Plains. Send `Authorization: Bearer <key>`. Times are ISO 8601 "
                               "with offsets; without one they mean China Standard Time.")
     app.state.store, app.state.catalogue, app.state.keys = store, catalogue_, keys
     app.state.limiter = limiter or RateLimiter()
+    app.state.targets, app.state.clock = targets, clock
     app.add_exception_handler(StoreError, _store_error)
     app.middleware("http")(_audit_writes)
-    for module in (ops, catalogue, series):
+    for module in (ops, catalogue, series, aqi, ecoflow):
         app.include_router(module.router)
     return app
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
+from alerts.ecoflow import TargetStore
 from core.catalogue import load_catalogue
 from core.localservers import free_port, wait_port
 from core.store import open_store
@@ -22,6 +23,7 @@ from core.timeutil import CST, parse_duration
 
 from ..app import create_app
 from ..auth import KeyStore
+from ._jobs import DerivedJobs
 from ._broker import make_broker
 from ._generator import Generator, default_start
 from ._ingest import SimpleIngest
@@ -109,8 +111,13 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
     sim_clock = _SimClock(start, opts.speed)  # the demo runs on simulated time
     ingest = SimpleIngest(cat, store, "127.0.0.1", mqtt_port, clock=sim_clock.now)
     ingest.start()
-    keys = KeyStore(f"sqlite:///{data_dir / 'fenwei-state.db'}")
-    server = uvicorn.Server(uvicorn.Config(create_app(store, cat, keys), host="127.0.0.1",
+    state_url = f"sqlite:///{data_dir / 'fenwei-state.db'}"
+    keys = KeyStore(state_url)
+    targets = TargetStore(state_url, cat)
+    jobs = DerivedJobs(store, cat, sim_clock.now)
+    jobs.start()
+    app = create_app(store, cat, keys, targets=targets, clock=sim_clock.now)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=api_port, log_level="warning"))
     api_thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
     api_thread.start()
@@ -134,6 +141,7 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
     finally:
         gen.stop()                       # source first
         ingest.stop()
+        jobs.stop()
         server.should_exit = True
         api_thread.join(10)
         await broker.shutdown()

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from alerts.aqi import recompute
+from alerts.ecoflow import TargetStore
 from api.app import create_app
 from api.auth import KeyStore, RateLimiter
 from core.store import open_store
@@ -26,9 +28,15 @@ def env(tmp_path_factory, catalogue):
     rows += [Reading("1463A", "xian", "air", T0 + timedelta(hours=h), "PT1H", {"pm25": 50.0})
              for h in range(48)]
     store.write(rows)
+    store.write([Reading("huaxian", "weinan", "hydro", T0 + timedelta(hours=h), "PT1H",
+                         {"discharge": 10.0}) for h in range(96)])
+    recompute(store, catalogue, T0, T0 + timedelta(days=2))
     keys = KeyStore(f"sqlite:///{d / 'state.db'}")
+    targets = TargetStore(f"sqlite:///{d / 'state.db'}", catalogue)
     tokens = {r: keys.create(f"t-{r}", r, SCOPES.get(r))[1] for r in ROLES}
-    client = TestClient(create_app(store, catalogue, keys, limiter=RateLimiter(1000, 1000)))
+    now = (T0 + timedelta(hours=47, minutes=30)).timestamp()
+    client = TestClient(create_app(store, catalogue, keys, limiter=RateLimiter(1000, 1000),
+                                   targets=targets, clock=lambda: now))
     return client, tokens, keys
 
 
@@ -42,7 +50,10 @@ def _h(tokens, role):
 
 READ_ROUTES = ["/cities", "/cities/xian", "/stations", "/stations/1462A", "/rivers",
                "/sections", "/parameters", "/series?stations=1462A&params=pm25",
-               "/stations/1462A/series?params=pm25"]
+               "/stations/1462A/series?params=pm25", "/aqi/current", "/aqi/current?scope=city",
+               "/aqi/history?id=1462A", "/aqi/history?id=xian&scope=city&period=daily",
+               "/ecoflow/targets", "/ecoflow/status", "/ecoflow/monday?day=2026-11-23",
+               "/ecoflow/compliance?month=2026-11", "/ecoflow/yearly?year=2026"]
 EXPECT_READ = {None: 401, "bad": 401, "station": 403, "inspector": 200, "city-team": 200,
                "bureau": 200, "admin": 200}
 
@@ -147,3 +158,49 @@ def test_key_needs_scope_and_known_role(tmp_path):
     with pytest.raises(KeyError_):
         keys.create("x", "superuser")
     assert all("key_hash" not in k for k in keys.list())
+
+
+def test_aqi_current_and_history(env):
+    client, tokens, _ = env
+    h = _h(tokens, "inspector")
+    cur = {r["id"]: r for r in client.get("/aqi/current", headers=h).json()}
+    assert set(cur) == {"1462A", "1463A"}
+    # 1462A at 2026-11-21 23:00Z: pm25 147 -> IAQI (147-115)/(150-115)*50+150 = 195.7 -> 196
+    # but AQI needs every pollutant: only pm25/pm10 are sent, so the status says so.
+    assert cur["1462A"]["status"] == "insufficient_data" and cur["1462A"]["aqi"] is None
+    hist = client.get("/aqi/history", headers=h, params={
+        "id": "xian", "scope": "city", "period": "daily", "start": "2026-11-20T00:00:00+08:00",
+        "end": "2026-11-22T00:00:00+08:00"}).json()
+    assert len(hist["rows"]) == 2 and all(r["aqi"] is None for r in hist["rows"])
+    assert client.get("/aqi/history?id=nowhere", headers=h).status_code == 404
+
+
+def test_ecoflow_status_reports_and_csv(env):
+    client, tokens, _ = env
+    h = _h(tokens, "inspector")
+    st = {r["section"]: r for r in client.get("/ecoflow/status", headers=h).json()}
+    assert st["huaxian"]["target"] == 12.0
+    ml = client.get("/ecoflow/monday?day=2026-11-23", headers=h).json()
+    hx = [r for r in ml if r["section"] == "huaxian"][0]
+    # 10 m3/s on CST days 11-20 (16 h only: unknown), 11-21, 11-22 -> 2 days missed
+    assert hx["days_missed"] == 2 and hx["deficit_m3"] == 2 * 2.0 * 86400
+    csv = client.get("/ecoflow/compliance?month=2026-11&format=csv", headers=h)
+    assert csv.status_code == 200 and csv.text.startswith("section,month,days,met")
+    assert client.get("/ecoflow/monday?day=2026-11-24", headers=h).status_code == 422
+    assert client.get("/ecoflow/compliance?month=11-2026x", headers=h).status_code == 422
+
+
+@pytest.mark.parametrize("role,status", [(None, 401), ("inspector", 403), ("city-team", 403),
+                                         ("bureau", 403), ("station", 403), ("admin", 200)])
+def test_put_target_is_admin_only_and_audited(env, role, status):
+    client, tokens, _ = env
+    body = {"section": "huaxian", "valid_from": "2027-04-01", "months": [4, 5, 6],
+            "target_m3s": 15.0, "source": "test"}
+    r = client.put("/ecoflow/targets", headers=_h(tokens, role), json=body)
+    assert r.status_code == status, r.text
+    if status == 200:
+        audit = client.get("/ecoflow/targets/audit", headers=_h(tokens, "admin")).json()
+        assert audit[-1]["who"].endswith(":t-admin")
+        bad = client.put("/ecoflow/targets", headers=_h(tokens, "admin"),
+                         json={**body, "section": "nile"})
+        assert bad.status_code == 422

@@ -1,0 +1,63 @@
+"""AQI: current and history per station and city, with category, colour, primary pollutant
+and the HJ 633 edition used (from the derived ``aqi_hourly`` / ``aqi_daily`` series)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Request
+
+from alerts.aqi import category_of
+
+from ..deps import Cat, Reader, StoreDep
+from .series import _range, records
+
+router = APIRouter(tags=["aqi"])
+COLS = ["time", "station", "scope", "aqi", "level", "category", "primary", "exceeding",
+        "status", "edition"]
+
+
+def _now(request: Request) -> datetime:
+    return datetime.fromtimestamp(request.app.state.clock(), timezone.utc)
+
+
+def _decorate(df: pd.DataFrame) -> pd.DataFrame:
+    df = df[[c for c in COLS if c in df.columns]].copy()
+    for col in ("colour", "category_zh", "category_en"):
+        df[col] = None
+    for i, aqi in df["aqi"].items() if "aqi" in df else ():
+        cat = category_of(int(aqi)) if pd.notna(aqi) else None
+        if cat is not None:
+            df.at[i, "colour"], df.at[i, "category_zh"], df.at[i, "category_en"] = \
+                cat.colour, cat.zh, cat.en
+    return df.rename(columns={"station": "id"})
+
+
+@router.get("/aqi/current")
+def aqi_current(request: Request, store: StoreDep, _: Reader,
+                scope: Literal["station", "city"] = "station") -> list[dict]:
+    """The latest hourly AQI of every station or city (within the last 6 hours)."""
+    now = _now(request)
+    df = store.read_frame("aqi_hourly", now - timedelta(hours=6), now + timedelta(hours=1),
+                          {"scope": [scope]})
+    if df.empty or "aqi" not in df:
+        return []
+    df = df.sort_values("time").groupby("station", as_index=False).tail(1)
+    return records(_decorate(df).sort_values("id"))
+
+
+@router.get("/aqi/history")
+def aqi_history(cat: Cat, store: StoreDep, _: Reader, id: str,
+                scope: Literal["station", "city"] = "station",
+                period: Literal["hourly", "daily"] = "hourly",
+                start: str | None = None, end: str | None = None) -> dict:
+    """Hourly or daily AQI of one station or city over a range (default: last 7 days)."""
+    known = cat.stations if scope == "station" else cat.cities
+    if id not in known:
+        raise HTTPException(404, f"unknown {scope} {id!r}")
+    t0, t1 = _range(start, end)
+    df = store.read_frame(f"aqi_{period}", t0, t1, {"scope": [scope], "station": [id]})
+    rows = records(_decorate(df)) if not df.empty and "aqi" in df else []
+    return {"id": id, "scope": scope, "period": period, "start": t0.isoformat(),
+            "end": t1.isoformat(), "rows": rows}
