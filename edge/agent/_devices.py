@@ -17,10 +17,15 @@ from .errors import ConfigError
 
 DEFAULT_HJ212_PASSWORD = "123456"
 DEFAULT_SL651_PASSWORD = "0000"
+#: CN=2051 data of the simulator's loggers covers 10 minutes (its minute_interval_s = 600).
+DEFAULT_MINUTE_PERIOD = "PT10M"
 
 
 def mn_for(station: Station, catalogue: Catalogue) -> str:
-    """Deterministic 24-character MN: ``FW`` + the city's GB 2260 code + 16 hex of SHA-256(id)."""
+    """The station's MN: its id, as the firmware simulator's loggers send it (ids fit the 24
+    characters of an MN); a longer id gets ``FW`` + GB 2260 city code + 16 hex of its SHA-256."""
+    if len(station.id) <= 24:
+        return station.id
     digest = hashlib.sha256(station.id.encode("utf-8")).hexdigest()[:16].upper()
     return f"FW{catalogue.city(station.city).gb2260}{digest}"
 
@@ -32,7 +37,8 @@ def default_devices(catalogue: Catalogue) -> list[DeviceConfig]:
     for st in catalogue.stations.values():
         if st.kind == "air":
             out.append(DeviceConfig(protocol="hj212", station=st.id, mn=mn_for(st, catalogue),
-                                    password=DEFAULT_HJ212_PASSWORD))
+                                    password=DEFAULT_HJ212_PASSWORD,
+                                    minute_period=DEFAULT_MINUTE_PERIOD))
         elif st.id in addresses:
             out.append(DeviceConfig(protocol="sl651", station=st.id, address=addresses[st.id],
                                     password=DEFAULT_SL651_PASSWORD))

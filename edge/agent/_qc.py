@@ -115,7 +115,7 @@ class QualityControl:
             if p is not None and p.min <= v <= p.max:
                 out[name] = v
                 continue
-            self._stats.inc("dropped.out_of_range", station=st)
+            self._stats.inc("values_dropped.out_of_range", station=st)
             self._rlog.warning(f"range:{st}:{name}", "station %s: %s=%r outside the physical "
                                "range, left out of the reading", st, name, v)
         return out

@@ -29,8 +29,8 @@ def make_config(tmp_path, **edge):
         "devices": [
             {"protocol": "hj212", "station": AIR[0], "mn": "MN0000000000000000000001",
              "password": "123456", "factors": {
-                 "a34004": {"param": "pm25", "range_max": 800},
-                 "a21026": {"param": "so2"}, "a21005": {"param": "co", "scale": 0.001}}},
+                 "a34004": {"param": "pm25"}, "a21026": {"param": "so2", "range_max": 100},
+                 "a21005": {"param": "co", "scale": 0.001}}},
             {"protocol": "hj212", "station": AIR[1], "mn": "MN0000000000000000000002",
              "password": "123456", "crc_swapped_ok": True},
             {"protocol": "sl651", "station": HYDRO, "address": ADDR, "password": "1234"},
