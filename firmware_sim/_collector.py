@@ -4,6 +4,7 @@ simulated devices send, with the codecs, and answer like a platform (9014, SL 65
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Container
 from datetime import datetime, timezone
@@ -13,6 +14,13 @@ import pandas as pd
 from edge.protocols import hj212, sl651
 
 NAMES = hj212.DEFAULT_FACTOR_NAMES
+_MN = re.compile(rb";MN=([^;&]{1,24});")
+
+
+def _mn_of(raw: bytes | None) -> str | None:
+    """Best-effort MN of a rejected frame (for attributing errors to devices)."""
+    m = _MN.search(raw or b"")
+    return m.group(1).decode("ascii", "replace") if m else None
 DATA_FIELD = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
 
 
@@ -98,7 +106,7 @@ class Collector:
 
     def _on_hj212(self, item, writer: asyncio.StreamWriter) -> None:
         if isinstance(item, hj212.DecodeError):
-            mn = item.packet.mn if item.packet is not None else None
+            mn = item.packet.mn if item.packet is not None else _mn_of(item.raw)
             self.hj212_errors.append((str(item.reason), mn))
             return
         self.packets.append(item)

@@ -21,7 +21,8 @@ from ._link import Link
 log = logging.getLogger(__name__)
 
 REPORT_GRACE_S = 300.0
-Emit = tuple[bytes, bool, "str | None"]  # frame, bufferable, QN awaiting a 9014 (or None)
+#: frame, bufferable, QN awaiting a 9014 (or None), frame to resend if different (line noise)
+Emit = tuple[bytes, bool, "str | None", "bytes | None"]
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Device:
 
     def __init__(self) -> None:
         self.stats = DeviceStats()
-        self.backlog: deque[tuple[bytes, str, str | None]] = deque()  # frame, stream, qn
+        self.backlog: deque[tuple[bytes, str, str | None, bytes | None]] = deque()
         self.pending: dict[str, list] = {}  # qn -> [frame, real deadline, tries]
         self._pending_changed: asyncio.Event | None = None
         self.link: Link | None = None
@@ -144,28 +145,28 @@ class Device:
             self._backfill()
 
     def _emit(self, stream: str, item: Emit) -> None:
-        frame, bufferable, qn = item
+        frame, bufferable, qn, resend = item
         if self.link.up and not self.backlog and self.link.send(frame):
             self.stats.sent[stream] += 1
             if qn is not None:
-                self._await_ack(qn, frame)
+                self._await_ack(qn, resend or frame)
         elif bufferable:
             if len(self.backlog) >= self.buffer_limit:
                 self.backlog.popleft()
                 self.stats.lost += 1
-            self.backlog.append((frame, stream, qn))
+            self.backlog.append((frame, stream, qn, resend))
             self.stats.buffered += 1
         else:
             self.stats.lost += 1
 
     def _backfill(self) -> None:
         while self.backlog and self.link.up:
-            frame, stream, qn = self.backlog.popleft()
+            frame, stream, qn, resend = self.backlog.popleft()
             self.link.send(frame)
             self.stats.sent[stream] += 1
             self.stats.backfilled += 1
             if qn is not None:
-                self._await_ack(qn, frame)
+                self._await_ack(qn, resend or frame)
 
     def send_now(self, frame: bytes, what: str) -> None:
         """Replies to the platform: sent at once, never buffered."""

@@ -81,7 +81,7 @@ class Hj212Logger(Device):
         if self.faults:
             self.faults.apply(t, t, values, flags, self.sampler.at)
             fault = self.faults.packet_fault(t)
-        return [(self.enc.realtime(self.device_time(t), values, flags, fault), False, None)]
+        return [(self.enc.realtime(self.device_time(t), values, flags, fault), False, None, None)]
 
     def _interval(self, cn: str, t0: float, t1: float, t_send: float, ack: bool) -> Emit:
         avg = self.sampler.mean(t0, t1).tolist()
@@ -97,7 +97,10 @@ class Hj212Logger(Device):
         skew = self.device_time(t_send) - t_send
         qn = qn_of(t_send + skew)
         data = self.enc.upload(cn, t0 + skew, t_send + skew, rows, flags, ack=ack, fault=fault)
-        return data, True, (qn if ack else None)
+        resend = None
+        if ack and fault == "bad_crc":  # line noise: the resent copy arrives intact
+            resend = self.enc.upload(cn, t0 + skew, t_send + skew, rows, flags, ack=ack)
+        return data, True, (qn if ack else None), resend
 
     def _minute(self, t: float) -> list[Emit]:
         t1 = math.floor(t / self.minute_interval) * self.minute_interval
@@ -205,7 +208,7 @@ class Hj212Logger(Device):
         t0 = math.ceil((begin + shift) / period) * period - shift
         sent = 0
         while t0 <= end and t0 + period <= min(self.t, self.sampler.t_end) and sent < 1000:
-            data, _, _ = self._interval(p.cn, t0, t0 + period, self.t, False)
+            data = self._interval(p.cn, t0, t0 + period, self.t, False)[0]
             self.send_now(data, f"history-{p.cn}")
             t0 += period
             sent += 1

@@ -76,7 +76,7 @@ class Sl651Unit(Device):
         frames = encode_up(function, self.address, serial=self._next_serial(),
                            sent=_dt(t_send + skew), observed=_dt(observed + skew),
                            centre=self.cfg.centre, password=self.cfg.password, **kw)
-        return [(_corrupt(f, fault), True, None) for f in frames]
+        return [(_corrupt(f, fault), True, None, None) for f in frames]
 
     def _hourly(self, t: float) -> list[Emit]:
         t0 = math.floor(t / 3600) * 3600
@@ -98,7 +98,7 @@ class Sl651Unit(Device):
     def _keepalive(self, t: float) -> list[Emit]:
         if not self.link.up:
             return []
-        return [(self._frames(FunctionCode.KEEPALIVE, t, t)[0][0], False, None)]
+        return [(self._frames(FunctionCode.KEEPALIVE, t, t)[0][0], False, None, None)]
 
     def on_connect(self) -> None:
         self.send_now(self._frames(FunctionCode.KEEPALIVE, self.t, self.t)[0][0], "2F")
@@ -108,7 +108,7 @@ class Sl651Unit(Device):
             if isinstance(item, FrameError) or item.up:
                 continue
             if item.function == FunctionCode.QUERY_REALTIME:
-                for frame, _, _ in self._frames(FunctionCode.QUERY_REALTIME, self.t, self.t,
+                for frame, *_ in self._frames(FunctionCode.QUERY_REALTIME, self.t, self.t,
                                                 values=self._values(self.t)):
                     self.send_now(frame, "37")
                 self.stats.commands["37"] += 1
