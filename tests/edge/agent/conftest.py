@@ -151,6 +151,7 @@ class Subscriber:
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"sub{time.time_ns()}", clean_session=False)
+        self.client.reconnect_delay_set(0.2, 1)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe([(READINGS_FILTER, 1),
                                                              (STATUS_FILTER, 1)])
@@ -195,3 +196,40 @@ def subscriber(mosquitto, catalogue):
 def minute(n: int, base: datetime | None = None) -> datetime:
     base = base or datetime.now(CST).replace(second=0, microsecond=0) - timedelta(hours=3)
     return base + timedelta(minutes=n)
+
+
+class Feeder(threading.Thread):
+    """A logger sending one minute reading every ``pause`` s; resends what got no answer,
+    reconnecting as a real logger does. ``acked`` holds the data times answered with 9014."""
+
+    def __init__(self, port: int, mn: str, base: datetime, pause: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.dev = Hj212Device(port, mn)
+        self.base, self.pause = base, pause
+        self.acked: list[datetime] = []
+        self.sent = 0
+        self.stop_flag = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop_flag.is_set():
+            ts = self.base + timedelta(minutes=i)
+            try:
+                if self.dev.sock is None:
+                    self.dev.connect(timeout=60)
+                self.sent += 1
+                reply = self.dev.upload(ts, {"a34004": 30 + i % 50, "a21026": 5 + i % 7},
+                                        timeout=2.0)
+            except OSError:
+                self.dev.close()
+                time.sleep(0.1)
+                continue
+            if reply is not None and reply.cn == "9014":
+                self.acked.append(ts)
+                i += 1
+            time.sleep(self.pause)
+        self.dev.close()
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        self.join(10)
