@@ -49,7 +49,7 @@ class IngestConfig(BaseSettings):
     completeness_window_s: int = Field(86_400, ge=60)
     # retention of raw readings on InfluxDB ("INF" = forever, else an InfluxQL duration)
     retention: str = "INF"
-    retention_policy: str = "fenwei_raw"
+    retention_policy: str = "autogen"                 # altered in place; another name is created
     # metrics
     metrics_port: int = Field(0, ge=0, le=65_535)      # 0 = no HTTP endpoint
     metrics_addr: str = "127.0.0.1"

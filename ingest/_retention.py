@@ -8,7 +8,7 @@ from core.store import InfluxStore, Store
 log = logging.getLogger(__name__)
 
 
-def apply_retention(store: Store, duration: str, policy: str = "fenwei_raw") -> str | None:
+def apply_retention(store: Store, duration: str, policy: str = "autogen") -> str | None:
     """Make ``policy`` the database's default RP with ``duration`` (``INF`` = forever).
 
     Returns the statement run, or None when the store has no retention policies (DuckDB,
