@@ -131,7 +131,7 @@ class DurableQueue:
                            [(s, ts, p, now, b) for s, ts, p, b in rows])
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         self._count += len(rows) - dropped
         return PutResult(len(rows), dropped)
@@ -144,7 +144,7 @@ class DurableQueue:
                                  "ORDER BY id LIMIT ?)", (n,)).rowcount
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         self._count -= dropped
         return dropped
@@ -202,7 +202,7 @@ class DurableQueue:
                        "DO UPDATE SET next=excluded.next", (station, seq))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         return out
 
@@ -221,7 +221,7 @@ class DurableQueue:
                                     chunk).rowcount
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             self._count -= n
             return n
@@ -272,3 +272,9 @@ def _split(rows, messages: int, batch_max: int, max_bytes: int) -> list[list[tup
     if cur:
         groups.append(cur)
     return groups[:messages]
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back, unless SQLite already did (it does on SQLITE_FULL)."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
