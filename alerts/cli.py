@@ -46,6 +46,8 @@ def run(rules: Optional[Path] = RulesOpt, recipients: Optional[Path] = RcptOpt,
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     svc.start()
+    if svc.subscriber is not None and not svc.subscriber.subscribed.wait(15):
+        typer.echo("alerts: warning: readings subscription not confirmed yet", err=True)
     typer.echo("alerts: running", err=True)
     stop.wait()
     svc.stop()
@@ -101,3 +103,7 @@ def check(rules: Optional[Path] = RulesOpt, recipients: Optional[Path] = RcptOpt
         typer.echo(f"invalid: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"ok: {len(rs.rules)} rules, {len(d.by_id)} recipients")
+
+
+if __name__ == "__main__":
+    app()
