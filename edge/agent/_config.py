@@ -80,7 +80,7 @@ class QueueConfig(_Model):
 class MqttConfig(_Model):
     client_id_prefix: str = "fenwei-edge"
     keepalive_s: int = Field(30, ge=5)
-    max_inflight: int = Field(20, ge=1, le=1000)  # messages per station, each up to batch_max
+    max_inflight: int = Field(8, ge=1, le=1000)  # messages per station, each up to batch_max
     batch_max: int = Field(500, ge=1, le=1000)
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
