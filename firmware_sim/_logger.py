@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 from core.catalogue import Station
 from edge.protocols.hj212 import (CN, DecodeError, ExeRtn, Packet, QnRtn, StreamDecoder,
@@ -119,9 +120,12 @@ class Hj212Logger(Device):
     def on_data(self, data: bytes) -> None:
         for item in self.decoder.feed(data):
             if isinstance(item, DecodeError):
-                if item.packet is not None and item.packet.st != "91":
-                    self._reply(build_request_reply(item.packet, qn_rtn_for(item)))
-                continue
+                request = _history_request(item)
+                if request is None:
+                    if item.packet is not None and item.packet.st != "91":
+                        self._reply(build_request_reply(item.packet, qn_rtn_for(item)))
+                    continue
+                item = request
             try:
                 self._command(item)
             except (ValueError, KeyError) as exc:
@@ -223,6 +227,25 @@ _HANDLERS = {
     "2012": Hj212Logger._rtd_off, "2051": Hj212Logger._history,
     "2061": Hj212Logger._history, "2031": Hj212Logger._history,
 }
+
+
+_KV = re.compile(r"(QN|ST|CN|PW|MN|Flag|BeginTime|EndTime)=([^;&]*)")
+
+
+def _history_request(error: DecodeError) -> Packet | None:
+    """A platform's 2051/2061/2031 history request (BeginTime/EndTime, no DataTime).
+
+    The codec insists on DataTime for these CNs (it reads them as uploads), so such a request
+    arrives as a DecodeError on field DataTime; its CRC has been checked by then."""
+    if error.field != "DataTime" or b"BeginTime=" not in (error.raw or b""):
+        return None
+    fields = dict(_KV.findall(error.raw.decode("utf-8", "replace")))
+    if fields.get("CN") not in ("2051", "2061", "2031") or "EndTime" not in fields:
+        return None
+    flag = fields.get("Flag")
+    return Packet(fields.get("ST", ""), fields["CN"], fields.get("MN", ""), fields.get("PW", ""),
+                  fields.get("QN"), int(flag) if flag and flag.isdigit() else None,
+                  cp={"BeginTime": fields["BeginTime"], "EndTime": fields["EndTime"]})
 
 
 def _next_boundary(t: float, period: float) -> float:
