@@ -26,6 +26,7 @@ class Notifier:
                  ack_base_url: str | None = None, ack_valid: timedelta = timedelta(days=3)):
         self.cat, self.dir, self.signer, self.clock = catalogue, directory, signer, clock
         self.cap_sender, self.ack_base_url, self.ack_valid = cap_sender, ack_base_url, ack_valid
+        self.enabled: set[str] | None = None   # channel types this deployment runs (None: all)
 
     def silenced(self, conn, cur: dict, now) -> str | None:
         """Id of a silence covering this alert now, if any."""
@@ -81,6 +82,8 @@ class Notifier:
         zh, en = render(self.cat, title, cur, event, ack_url=ack_url, step=cur["escalation_step"])
         n = 0
         for idx, ch in enumerate(rcpt.channels):
+            if self.enabled is not None and ch.type not in self.enabled:
+                continue
             key = f"{cur['id']}-{seq}-{rcpt.id}" + (f"-for-{meant.id}" if route.meant_for
                                                      else "") + f"-{idx}"
             body = self.body(cur, event, key, meant, zh, en, cap, ack_url, token)

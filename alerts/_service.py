@@ -72,6 +72,8 @@ class AlertService:
         self.signer = AckSigner(s.ack_secret)
         self.notifier = Notifier(self.cat, self.directory, self.signer, self.clock,
                                  cap_sender=s.cap_sender, ack_base_url=s.ack_base_url)
+        self.notifier.enabled = {"webhook", "email", "sse", "wecom", "dingtalk", "sms"} | (
+            {"mqtt"} if s.mqtt_enabled else set())
         self.dispatcher: Dispatcher | None = None
         self.lifecycle = Lifecycle(self.engine, self.rules, self.directory, self.notifier,
                                    self.clock, duration(s.retrospective_after),
