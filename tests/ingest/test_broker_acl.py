@@ -89,7 +89,7 @@ def test_station_credentials_are_confined(tmp_path, catalogue):
         assert not ingest.subscribe("fenwei/v1/alerts/#").is_failure
         # Mosquitto may grant a wildcard subscription, but delivers nothing it may not read
         a.subscribe("fenwei/v1/#")
-        a.subscribe("$share/g/fenwei/v1/+/+/+/readings")
+        a.subscribe("$share/other/fenwei/v1/+/+/+/readings")
         a.subscribe(readings_topic("xian", "air", "1463A"))
         own = readings_topic("xian", "air", "1462A")
         other = readings_topic("xian", "air", "1463A")
