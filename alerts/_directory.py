@@ -144,7 +144,7 @@ class Directory:
                 chosen += [r for r in self._role("water_bureau") if r.province in provinces]
         if regional or step >= 2:
             chosen += self._role("coordinator")
-        chosen = [r for r in dict.fromkeys(chosen) if r.exercise == exercise]
+        chosen = [r for r in {r.id: r for r in chosen}.values() if r.exercise == exercise]
         routes = [Route(r) for r in chosen]
         if not exercise:  # drills are never broadcast
             routes += [Route(r) for r in self._role("broadcast")]
