@@ -65,6 +65,15 @@ class IngestConfig(BaseSettings):
         return v
 
     @property
+    def retention_s(self) -> int | None:
+        """The retention in seconds (None = forever)."""
+        if self.retention == "INF":
+            return None
+        import re
+        unit = {"h": 3600, "d": 86400, "w": 7 * 86400}
+        return sum(int(n) * unit[u] for n, u in re.findall(r"(\d+)([hdw])", self.retention))
+
+    @property
     def subscription(self) -> str:
         return f"$share/{self.share_group}/{self.topic}" if self.share_group else self.topic
 

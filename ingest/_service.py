@@ -76,7 +76,8 @@ class Ingestor:
                              backoff=backoff, batch_points=cfg.batch_points,
                              batch_ms=cfg.batch_ms,
                              max_messages=max(1, min(cfg.receive_maximum // 2, 20_000)),
-                             max_buffer_points=cfg.max_buffer_points)
+                             max_buffer_points=cfg.max_buffer_points,
+                             oldest=self._oldest_kept)
         self.writer.start()
         self._start_metrics_http()
         self._accepting = True
@@ -86,6 +87,10 @@ class Ingestor:
         c.connect_async(**connect_args(cfg))
         c.loop_start()
         return self
+
+    def _oldest_kept(self) -> float | None:
+        r = self.cfg.retention_s
+        return None if r is None else self.clock() - r + 60   # a minute's margin
 
     def _open_store(self, backoff: Backoff) -> Store:
         deadline = time.monotonic() + self.cfg.store_open_timeout_s

@@ -56,9 +56,10 @@ class Writer:
                  dead_letters: DeadLetters, tracker: Tracker, metrics: IngestMetrics,
                  ack: Callable[[Ack], None], backoff: Backoff, batch_points: int = 5000,
                  batch_ms: int = 200, max_messages: int = 5000,
-                 max_buffer_points: int = 100_000) -> None:
+                 max_buffer_points: int = 100_000,
+                 oldest: Callable[[], float | None] = lambda: None) -> None:
         self._write, self.dl, self.tracker, self.m = write, dead_letters, tracker, metrics
-        self._ack, self.backoff = ack, backoff
+        self._ack, self.backoff, self._oldest = ack, backoff, oldest
         self.batch_points, self.batch_s = batch_points, batch_ms / 1000
         self.max_messages, self.max_buffer_points = max_messages, max_buffer_points
         self._cond = threading.Condition()
@@ -157,6 +158,13 @@ class Writer:
     def _flush(self, p: _Pending) -> None:
         readings = [r for b, _ in p.batches for r in b.readings]
         dead = list(p.dead)
+        oldest = self._oldest()
+        if oldest is not None:      # the store would drop them: no round trips to learn it
+            old = [r for r in readings if r.ts.timestamp() < oldest]
+            if old:
+                readings = [r for r in readings if r.ts.timestamp() >= oldest]
+                dead += [_reading_letter(r, "beyond_retention", "older than the retention "
+                                         "period") for r in old]
         if readings:
             t0 = time.perf_counter()
             bad = self._write_bisect(readings)
