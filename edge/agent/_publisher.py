@@ -242,7 +242,7 @@ class Publisher:
         was = link.connected
         link.connected = False
         self._backoff(link)
-        if was:
+        if was and not self._stop.is_set():
             self._stats.inc("mqtt.disconnects", station=link.station.id)
             log.warning("station %s: disconnected from the broker (%s); %d messages in flight",
                         link.station.id, reason_code, len(link.inflight))
