@@ -28,7 +28,7 @@ from edge.protocols.hj212 import (
     to_readings,
 )
 
-from test_hj212_vectors import hand_crc
+from .test_hj212_vectors import hand_crc
 
 DT = datetime(2024, 1, 5, 10, 0, tzinfo=CST)
 HEADER = "QN=20240105100000000;ST=22;CN=2011;PW=123456;MN=610100000001;Flag=5;CP=&&"
