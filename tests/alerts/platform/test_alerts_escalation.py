@@ -7,7 +7,9 @@ from alerts_platform_helpers import PM25_RULES, T0, recipients_file, series
 
 
 def _events(rcv, rid=None):
-    return [b["event"] for b in rcv.bodies() if rid is None or b["recipient"]["id"] == rid]
+    """Events in alert order (one dispatcher pass sends concurrently)."""
+    bodies = sorted(rcv.bodies(), key=lambda b: b["seq"])
+    return [b["event"] for b in bodies if rid is None or b["recipient"]["id"] == rid]
 
 
 def test_unacknowledged_red_escalates_to_province_on_time(pg_url, make_service, clock,
