@@ -70,6 +70,7 @@ class Device:
     retries: int = 3
     connect_wait_real_s: float = 2.0
     reports: frozenset[str] = frozenset()  # streams reporting a period that ends at the event
+    max_unacked: int = 8  # uploads awaiting a 9014 before the device waits (back-pressure)
 
     def __init__(self) -> None:
         self.stats = DeviceStats()
@@ -119,6 +120,8 @@ class Device:
                 streams.remove(stream)
                 continue
             await self.clock.sleep_until(t)
+            while len(self.pending) >= self.max_unacked:
+                await self._wait_pending_change()
             self.t = t
             stream.next = t + stream.step
             state = self.faults.link_state(t) if self.faults else None
@@ -185,6 +188,14 @@ class Device:
     def acked(self, qn: str | None) -> None:
         if qn is not None and self.pending.pop(qn, None) is not None:
             self.stats.acked += 1
+            self._pending_changed.set()
+
+    async def _wait_pending_change(self) -> None:
+        self._pending_changed.clear()
+        try:
+            await asyncio.wait_for(self._pending_changed.wait(), self._timeout_real())
+        except TimeoutError:
+            pass
 
     async def _retry_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -205,6 +216,7 @@ class Device:
             if entry[2] >= self.retries:
                 del self.pending[qn]
                 self.stats.ack_failures += 1
+                self._pending_changed.set()
                 continue
             entry[2] += 1
             entry[1] = loop.time() + self._timeout_real()

@@ -74,7 +74,8 @@ def _fresh(scenario, seed, kinds=("hydro",)):
 
     from firmware_sim import Simulation
     sim = Simulation(scenario, seed=seed)
-    sim.scenario = sim.scenario.with_devices(realtime_interval_s=0, minute_interval_s=0)
+    sim.scenario = sim.scenario.with_devices(realtime_interval_s=0, minute_interval_s=0,
+                                                 ack_cns=())
     sim.scenario = sim.scenario.with_hydro(reports=("34",))
     col, report = asyncio.run(sim.run_local(math.inf, kinds=kinds))
     return sim, col, report
