@@ -7,7 +7,7 @@ Devices only sample the result (see :mod:`._stations`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd

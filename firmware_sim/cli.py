@@ -36,6 +36,10 @@ def run(
     stations: Optional[int] = typer.Option(None, "--stations", help="cap on devices started"),
     start: Optional[str] = typer.Option(None, "--start", help="ISO start (naive = CST)"),
     micro_stations: int = typer.Option(0, "--micro-stations", help="extra simulated air micro-stations"),
+    realtime_interval: Optional[float] = typer.Option(
+        None, "--realtime-interval", help="2011 interval in simulated s (0 = off)"),
+    minute_interval: Optional[float] = typer.Option(
+        None, "--minute-interval", help="2051 interval in simulated s (0 = off)"),
     log_level: str = typer.Option("WARNING", "--log-level"),
 ) -> None:
     """Start the devices and run them until the simulated duration has passed."""
@@ -45,6 +49,10 @@ def run(
     try:
         sim = Simulation(scenario, seed=seed, stations=stations, start=start,
                          duration=duration, micro_stations=micro_stations)
+        changes = {k: v for k, v in (("realtime_interval_s", realtime_interval),
+                                     ("minute_interval_s", minute_interval)) if v is not None}
+        if changes:
+            sim.scenario = sim.scenario.with_devices(**changes)
         report = asyncio.run(sim.run(air_target, hydro_target, speed=speed))
     except SimError as exc:
         typer.echo(f"error: {exc}", err=True)
