@@ -5,7 +5,7 @@ these table objects describe it for queries.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
 import sqlalchemy as sa

@@ -7,7 +7,7 @@ Values whose flags make them invalid are ignored; when too few valid values arri
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
