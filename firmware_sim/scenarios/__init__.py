@@ -1,0 +1,1 @@
+"""Packaged scenario files (TOML); a package only so wheels carry them."""
