@@ -18,7 +18,7 @@ from ._faults import Fault
 from ._forecast import MET_PARAMS, met_forecast
 from ._hydro import Flood, HydroConfig
 from ._logger import Hj212Logger
-from ._physics import PhysicsConfig, Truth, compute_truth
+from ._physics import PhysicsConfig, Truth, compute_truth, rng_for
 from ._rtu import Sl651Unit
 from ._scenario import (AirDeviceConfig, HydroDeviceConfig, Scenario, load_scenario,
                         parse_scenario, scenario_names)
@@ -34,5 +34,5 @@ __all__ = [
     "PhysicsConfig", "RunReport", "Sampler", "Scenario", "ScenarioError", "SimClock",
     "SimError", "Simulation", "Sl651Unit", "TargetError", "Truth", "compute_truth",
     "load_scenario", "met_forecast", "parse_duration", "parse_scenario", "parse_time",
-    "scenario_names", "shift_scenario",
+    "rng_for", "scenario_names", "shift_scenario",
 ]

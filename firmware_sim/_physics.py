@@ -69,8 +69,13 @@ class Truth:
     def city_hourly(self, param: str) -> pd.DataFrame:
         """Hour means over [ts, ts+1h), index ts (UTC), one column per city."""
         v = self.air[param]
-        return pd.DataFrame(0.5 * (v[:-1] + v[1:]), index=self.grid.index()[:-1],
-                            columns=self.cities)
+        if param == "wind_dir":  # circular: average the unit vectors
+            r = np.radians(v)
+            mean = np.degrees(np.arctan2(np.sin(r[:-1]) + np.sin(r[1:]),
+                                         np.cos(r[:-1]) + np.cos(r[1:]))) % 360.0
+        else:
+            mean = 0.5 * (v[:-1] + v[1:])
+        return pd.DataFrame(mean, index=self.grid.index()[:-1], columns=self.cities)
 
     def city_daily(self, param: str) -> pd.DataFrame:
         """Means per CST calendar day (complete days only)."""

@@ -128,3 +128,10 @@ def test_forecast_is_deterministic_and_error_grows_with_lead():
     perfect = sim.forecast(issue, error_scale=0.0).join(truth, on=["valid_time", "city"])
     np.testing.assert_allclose(perfect.temp, perfect.truth)
     assert not f1.temp.equals(sim.forecast("2026-12-12T09:00:00+08:00").temp)
+
+
+def test_hourly_wind_direction_is_averaged_on_the_circle():
+    t = _truth("2027-01-01", 3)
+    t.air["wind_dir"][:2, 0] = [350.0, 10.0]
+    assert t.city_hourly("wind_dir").iloc[0, 0] == pytest.approx(0.0, abs=1e-9) or \
+        t.city_hourly("wind_dir").iloc[0, 0] == pytest.approx(360.0)
