@@ -1,0 +1,113 @@
+// Active warnings (level, time left) and the open-alert list with acknowledge buttons.
+import { levelColour } from "./aqi.js";
+import { lang, nameOf, t } from "./i18n.js";
+import { cstText, el, timeLeft, toMs } from "./util.js";
+
+/** Heavy-pollution style warnings: issued ahead of time, so they carry an end. */
+export function isWarning(a) {
+  return /warning|forecast|regional/.test(a.kind || "") || Boolean(a.expires_at);
+}
+
+function subjects(a) {
+  return [].concat(a.subject ?? []).filter((s) => s !== null && s !== undefined && s !== "");
+}
+
+/** City slugs an alert concerns: subjects that are cities, or the city of a station/section. */
+export function alertCities(a, cat) {
+  const out = new Set();
+  for (const s of subjects(a)) {
+    if (cat.cities[s]) out.add(s);
+    else if (cat.stations[s]) out.add(cat.stations[s].city);
+    else if (cat.sections[s]) out.add(cat.sections[s].city);
+  }
+  for (const c of [].concat(a.cities || [])) out.add(c);
+  return [...out];
+}
+
+/**
+ * May this key acknowledge the alert? Mirrors the API's rule (city-team: its city; bureau: its
+ * province; admin: all); without /me the server decides and a 403 is shown on the row.
+ */
+export function canAck(a, me, cat) {
+  if (a.state === "acknowledged" || a.state === "resolved" || a.acknowledged_by) return false;
+  if (!me) return true;
+  if (me.role === "admin") return true;
+  const cities = alertCities(a, cat);
+  if (me.role === "city-team") return cities.includes(me.scope);
+  if (me.role === "bureau") return cities.some((c) => cat.cities[c]?.province === me.scope);
+  return false;
+}
+
+function subjectText(a, cat) {
+  return subjects(a).map((s) => {
+    if (cat.cities[s]) return nameOf(cat.cities[s]);
+    if (cat.stations[s]) return `${s} ${cat.stations[s].name_zh}`;
+    if (cat.sections[s]) return nameOf(cat.sections[s]);
+    return s;
+  }).join("、");
+}
+
+function titleOf(a) {
+  return (lang() === "zh" ? a.title_zh || a.title_en : a.title_en || a.title_zh) || a.kind || a.id;
+}
+
+export function leftText(a, nowMs) {
+  const left = timeLeft(toMs(a.expires_at), nowMs);
+  if (!left) return "–";
+  if (left.expired) return t("expired");
+  const parts = [];
+  if (left.d) parts.push(`${left.d}${t("days")}`);
+  if (left.d || left.h) parts.push(`${left.h}${t("hours")}`);
+  if (!left.d) parts.push(`${left.m}${t("minutes")}`);
+  return parts.join(lang() === "zh" ? "" : " ");
+}
+
+function levelChip(level) {
+  const light = level === "yellow";
+  return el("span", { class: "chip", style: { background: levelColour(level),
+    color: light ? "#222" : "#fff" }, dataset: { level: level || "" } },
+  t(`levels.${level}`) || level || "–");
+}
+
+export function renderWarnings(node, alerts, ctx) {
+  const warnings = alerts.filter(isWarning);
+  node.replaceChildren(...(warnings.length ? warnings.map((a) => el("div", {
+    class: `warning level-${a.level}${ctx.flash.has(a.id) ? " flash" : ""}`,
+    dataset: { alertId: a.id, level: a.level || "" },
+    style: { borderLeftColor: levelColour(a.level) },
+  }, levelChip(a.level), el("div", { class: "warning-body" },
+    el("div", { class: "warning-title" }, titleOf(a)),
+    el("div", { class: "muted" }, subjectText(a, ctx.cat))),
+  el("div", { class: "warning-left" }, el("div", { class: "muted" }, t("left")),
+    el("b", { class: "time-left", dataset: { expires: a.expires_at || "" } },
+      leftText(a, ctx.nowMs))))) :
+    [el("p", { class: "empty" }, t("noWarnings"))]));
+}
+
+export function renderAlerts(node, alerts, ctx) {
+  if (!alerts.length) {
+    node.replaceChildren(el("p", { class: "empty" }, t("noAlerts")));
+    return;
+  }
+  const head = el("tr", {}, ...["level", "titleCol", "subject", "observedAt", "left", "state",
+    "action"].map((k) => el("th", {}, t(k))));
+  const rows = alerts.map((a) => {
+    const status = ctx.rowStatus[a.id];
+    let action;
+    if (a.acknowledged_by) action = el("span", { class: "acked" }, `${t("acked")} · ${a.acknowledged_by}`);
+    else if (canAck(a, ctx.me, ctx.cat)) {
+      action = el("button", { class: "ack", type: "button", dataset: { alertId: a.id },
+        disabled: status === "busy", onclick: () => ctx.onAck(a) }, t("ack"));
+    } else action = el("span", { class: "muted" }, "–");
+    return el("tr", { class: ctx.flash.has(a.id) ? "flash" : "", dataset: { alertId: a.id,
+      state: a.state || "", kind: a.kind || "" } },
+    el("td", {}, levelChip(a.level)),
+    el("td", {}, titleOf(a), el("div", { class: "muted small" }, a.kind || "")),
+    el("td", {}, subjectText(a, ctx.cat)),
+    el("td", {}, cstText(a.observed_at, lang())),
+    el("td", { class: "time-left", dataset: { expires: a.expires_at || "" } }, leftText(a, ctx.nowMs)),
+    el("td", {}, t(`states.${a.state}`)),
+    el("td", {}, action, status && status !== "busy" ? el("div", { class: "error small" }, status) : null));
+  });
+  node.replaceChildren(el("table", { class: "alerts" }, el("thead", {}, head), el("tbody", {}, rows)));
+}
