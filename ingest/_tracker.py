@@ -79,6 +79,8 @@ class Tracker:
                     st.max_ts = ts
                 if r.period == period and ts >= horizon:
                     st.recent.add(ts)
+            if len(st.recent) > 4 * self.window_s // 60 + 64:   # bound clock-skewed streams
+                st.recent = {t for t in st.recent if t >= horizon}
 
     def _seq(self, st: StationState, seq: int) -> None:
         if seq > st.max_seq:

@@ -40,6 +40,7 @@ class _Pending:
     acks: list[Ack] = field(default_factory=list)
     points: int = 0
     since: float = 0.0
+    last: float = 0.0
 
 
 def rejection_reason(exc: StoreRejected) -> str:
@@ -55,12 +56,13 @@ class Writer:
     def __init__(self, write: Callable[[Sequence[Reading]], object], *,
                  dead_letters: DeadLetters, tracker: Tracker, metrics: IngestMetrics,
                  ack: Callable[[Ack], None], backoff: Backoff, batch_points: int = 5000,
-                 batch_ms: int = 200, max_messages: int = 5000,
+                 batch_ms: int = 200, idle_ms: int = 20, max_messages: int = 5000,
                  max_buffer_points: int = 100_000,
                  oldest: Callable[[], float | None] = lambda: None) -> None:
         self._write, self.dl, self.tracker, self.m = write, dead_letters, tracker, metrics
         self._ack, self.backoff, self._oldest = ack, backoff, oldest
         self.batch_points, self.batch_s = batch_points, batch_ms / 1000
+        self.idle_s = min(idle_ms, batch_ms) / 1000
         self.max_messages, self.max_buffer_points = max_messages, max_buffer_points
         self._cond = threading.Condition()
         self._cur = _Pending()
@@ -89,8 +91,9 @@ class Writer:
             if self._closing:
                 return False
             cur = self._cur
+            cur.last = time.monotonic()
             if not cur.acks:
-                cur.since = time.monotonic()
+                cur.since = cur.last
             if batch is not None:
                 cur.batches.append((batch, dup))
                 cur.points += n
@@ -124,7 +127,10 @@ class Writer:
             while True:
                 cur = self._cur
                 if cur.acks:
-                    due = cur.since + self.batch_s - time.monotonic()
+                    # due when old enough, or when nothing arrived for idle_s: the broker
+                    # may be holding back until we acknowledge (its in-flight limit)
+                    now = time.monotonic()
+                    due = min(cur.since + self.batch_s, cur.last + self.idle_s) - now
                     if (self._closing or due <= 0 or cur.points >= self.batch_points
                             or len(cur.acks) >= self.max_messages):
                         self._cur = _Pending()

@@ -77,13 +77,15 @@ def _wait_ingest_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -
     raise RuntimeError("ingest did not subscribe in time")
 
 
-def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str) -> dict:
+def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
+                protocol: str = "3.1.1") -> dict:
     port = free_port()
     log = open(work / f"ingest-{tag}.log", "wb")
     proc = _py("-m", "ingest", "run", "--mqtt-url", mq.url, "--store-url",
                influx.store_url(db), "--state-path", str(work / f"state-{tag}.sqlite"),
                "--client-id", f"bench-ingest-{tag}", "--metrics-port", str(port),
-               "--flood-rate", "0", "--log-level", "WARNING", stdout=log, stderr=log)
+               "--flood-rate", "0", "--mqtt-protocol", protocol, "--log-level", "WARNING",
+               stdout=log, stderr=log)
     try:
         _wait_ingest_ready(port, proc)
         times_file = work / f"times-{tag}.json"
@@ -169,7 +171,7 @@ def _influx_ceiling(influx: InfluxDB, n: int, per: int) -> float:
     return len(body) / (time.perf_counter() - t0)
 
 
-def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0) -> dict:
+def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0, protocol: str = "3.1.1") -> dict:
     """Run both ingest runs and both ceilings; returns the figures (see module doc)."""
     work = Path(tempfile.mkdtemp(prefix="fenwei-bench-ingest-"))
     mq, influx = Mosquitto(work / "mosquitto"), InfluxDB(work / "influxdb")
@@ -177,8 +179,8 @@ def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0) -> dict:
     influx.start()
     try:
         ceiling = _bare_ceiling(mq, work, n1)
-        r1 = _ingest_run(mq, influx, work, "bench1", n1, 1, "1")
-        r50 = _ingest_run(mq, influx, work, "bench50", n50, 50, "50")
+        r1 = _ingest_run(mq, influx, work, "bench1", n1, 1, "1", protocol)
+        r50 = _ingest_run(mq, influx, work, "bench50", n50, 50, "50", protocol)
         influx_ceiling = _influx_ceiling(influx, n50, 50)
     finally:
         mq.stop()
@@ -198,9 +200,12 @@ def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0) -> dict:
         "influx_ceiling_points_per_s": round(influx_ceiling),
         "ratio_1_vs_bare": round(r1["readings_per_s"] / ceiling, 3),
         "ratio_50_vs_influx": round(r50["readings_per_s"] / influx_ceiling, 3),
-        "messages_1": n1, "messages_50": n50, "cpus": os.cpu_count(),
+        "messages_1": n1, "messages_50": n50, "mqtt_protocol": protocol,
+        "cpus": os.cpu_count(),
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_bench(*(int(a) for a in sys.argv[1:])), indent=2))
+    args = sys.argv[1:]
+    print(json.dumps(run_bench(*(int(a) for a in args[:2]), protocol=(args[2:] or ["3.1.1"])[0]),
+                     indent=2))

@@ -26,13 +26,14 @@ def run(
     client_id: Optional[str] = typer.Option(None, help="Fixed MQTT client id [fenwei-ingest]."),
     share_group: Optional[str] = typer.Option(None, help="Join $share/GROUP/... to split "
                                               "the load between processes."),
-    mqtt_protocol: Optional[str] = typer.Option(None, help="5 (default) or 3.1.1."),
+    mqtt_protocol: Optional[str] = typer.Option(None, help="3.1.1 (default) or 5 (receive "
+                                                "maximum, session expiry)."),
     receive_maximum: Optional[int] = typer.Option(None, help="Unacknowledged messages the "
                                                   "broker may send [10000]."),
     batch_points: Optional[int] = typer.Option(None, help="Readings per write [5000]."),
     batch_ms: Optional[int] = typer.Option(None, help="Longest wait before a write [200]."),
     max_buffer_points: Optional[int] = typer.Option(None, help="Readings buffered before "
-                                                    "reading from the broker pauses [100000]."),
+                                                    "reading from the broker pauses [50000]."),
     flood_rate: Optional[float] = typer.Option(None, help="Messages/s per station, 0 = off."),
     flood_burst: Optional[float] = typer.Option(None, help="Token bucket depth per station."),
     retention: Optional[str] = typer.Option(None, help="Raw retention on InfluxDB: INF or "

@@ -27,8 +27,9 @@ def test_store_outage_loses_nothing_and_stays_bounded(mosquitto, tmp_path, catal
         pytest.skip(f"InfluxDB unavailable: {exc}")
     url = influx.store_url("outage")
     try:
-        ing = ingest_process(mosquitto.url, url, "--flood-rate", "0", "--max-buffer-points",
-                             str(MAX_BUFFER), "--receive-maximum", str(RECEIVE_MAX)).start()
+        ing = ingest_process(mosquitto.url, url, "--flood-rate", "0", "--mqtt-protocol", "5",
+                             "--max-buffer-points", str(MAX_BUFFER), "--receive-maximum",
+                             str(RECEIVE_MAX)).start()
         n = RATE * DURATION_S
         items = [(t, p) for _, _, t, p in messages(catalogue, n, PER)]
         pub = Publisher(mosquitto.url, "t-outage-pub", max_inflight=1000)
