@@ -264,6 +264,15 @@ class Lifecycle:
             return cur
         return self._txn(run)
 
+    def add_note(self, alert_id: str, actor: str, note: str) -> dict:
+        """A note in the alert's audit trail; the alert's state does not change."""
+        def run(conn):
+            cur = self._locked_alert(conn, alert_id)
+            self._audit(conn, alert_id, cur["rule_id"], cur["subject"], actor, "note",
+                        cur["state"], cur["state"], cur["level"], note, {})
+            return cur
+        return self._txn(run)
+
     def cancel(self, alert_id: str, actor: str, reason: str) -> dict:
         def run(conn):
             cur = self._locked_alert(conn, alert_id)

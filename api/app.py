@@ -11,13 +11,16 @@ from core.catalogue import Catalogue
 from core.store import QueryError, QueryTooLarge, Store, StoreError, StoreUnavailable
 
 from .auth import KeyStore, RateLimiter
-from .routes import aqi, catalogue, ecoflow, ops, series
+from .dashboard import router as dashboard_router
+from .routes import alerts, aqi, catalogue, ecoflow, ops, series
 
 
 def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
-               limiter: RateLimiter | None = None, targets=None,
-               clock: Callable[[], float] = time.time) -> FastAPI:
-    """The app; ``clock`` is the service's notion of now (the demo runs on simulated time)."""
+               limiter: RateLimiter | None = None, targets=None, alert_service=None,
+               extras: dict | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
+    """The app. Optional parts (``targets``, ``alert_service``, ``extras`` such as the
+    ingest dead-letter store) answer 503 when absent; ``clock`` is the service's notion of
+    now (the demo runs on simulated time)."""
     app = FastAPI(title="Fenwei API", version="0.1.0",
                   description="Stations, series and warnings for the Guanzhong and Fen-Wei "
                               "Plains. Send `Authorization: Bearer <key>`. Times are ISO 8601 "
@@ -25,10 +28,12 @@ def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
     app.state.store, app.state.catalogue, app.state.keys = store, catalogue_, keys
     app.state.limiter = limiter or RateLimiter()
     app.state.targets, app.state.clock = targets, clock
+    app.state.alerts, app.state.extras = alert_service, dict(extras or {})
     app.add_exception_handler(StoreError, _store_error)
     app.middleware("http")(_audit_writes)
-    for module in (ops, catalogue, series, aqi, ecoflow):
+    for module in (ops, catalogue, series, aqi, ecoflow, alerts):
         app.include_router(module.router)
+    app.include_router(dashboard_router)
     return app
 
 

@@ -127,6 +127,7 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
             return 1
         await asyncio.sleep(0.05)
     _say(f"API: http://127.0.0.1:{api_port}")
+    _say(f"Dashboard: http://127.0.0.1:{api_port}/dashboard/")
     _say(f"Keys: {_demo_keys(keys, data_dir)}")
     gen = Generator(cat, "127.0.0.1", mqtt_port, speed=opts.speed, seed=opts.seed, start=start,
                     end=start + span if span else None, stations=opts.stations)

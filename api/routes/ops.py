@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..deps import StoreDep
+from ..deps import AnyKey, StoreDep
 
 router = APIRouter(tags=["ops"])
 
@@ -21,3 +21,9 @@ def ready(store: StoreDep):
     if store.ping():
         return {"status": "ready"}
     return JSONResponse({"status": "store unavailable"}, 503)
+
+
+@router.get("/me")
+def me(p: AnyKey) -> dict:
+    """Who the key belongs to: name, role and scope (city, province or station)."""
+    return {"name": p.name, "role": p.role, "scope": p.scope}

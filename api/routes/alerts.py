@@ -1,0 +1,242 @@
+"""Alerts: list/filter, detail with evidence and audit trail, acknowledge, note, cancel,
+CAP 1.2 per alert, an Atom feed of active CAP alerts, regional prompts, and the
+server-sent-events stream of alert events."""
+from __future__ import annotations
+
+import asyncio
+import queue
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from ..auth import Principal
+from ..deps import READERS, Admin, Cat, Reader, require
+
+router = APIRouter(tags=["alerts"])
+Actor = Annotated[Principal, Depends(require("city-team", "bureau"))]
+
+
+class AckIn(BaseModel):
+    responder: str = Field(min_length=1, max_length=100)
+    note: str = Field("", max_length=2000)
+
+
+class NoteIn(BaseModel):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _svc(request: Request):
+    svc = getattr(request.app.state, "alerts", None)
+    if svc is None:
+        raise HTTPException(503, "the alert service is not configured on this server")
+    return svc
+
+
+def _get(svc, alert_id: str) -> dict:
+    from alerts.errors import NotFound
+    try:
+        return svc.alert(alert_id)
+    except NotFound:
+        raise HTTPException(404, f"unknown alert {alert_id!r}") from None
+
+
+def _may_act(p: Principal, alert: dict, cat) -> None:
+    if p.role == "admin":
+        return
+    cities = set(alert.get("cities") or [])
+    if p.role == "city-team" and p.scope in cities:
+        return
+    if p.role == "bureau" and any(cat.cities[c].province == p.scope for c in cities
+                                  if c in cat.cities):
+        return
+    raise HTTPException(403, f"key {p.name!r} ({p.role} {p.scope}) may not act on alerts of "
+                             f"{', '.join(sorted(cities)) or 'no city'}")
+
+
+def _iso(v):
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def _public(a: dict) -> dict:
+    ev = a.get("evidence") or {}
+    return {"id": a["id"], "rule": a["rule_id"], "kind": a["kind"], "level": a["level"],
+            "state": a["state"], "open": a["open"], "subject": a["subject"],
+            "cities": a["cities"], "exercise": a["exercise"],
+            "retrospective": a["retrospective"], "title_zh": ev.get("title_zh", a["kind"]),
+            "title_en": ev.get("title_en", a["kind"]), "opened_at": _iso(a["opened_at"]),
+            "observed_at": _iso(a["observed_at"]), "resolved_at": _iso(a["resolved_at"]),
+            "expires_at": _iso(ev.get("expires_at")), "acknowledged_by": a["ack_by"],
+            "acknowledged_at": _iso(a["ack_at"]), "escalation_step": a["escalation_step"]}
+
+
+@router.get("/alerts")
+def list_alerts(request: Request, _: Reader, state: Literal["open", "all"] = "open",
+                city: str | None = None, level: str | None = None, kind: str | None = None,
+                since: datetime | None = None,
+                limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
+    """Alerts, newest first, filtered by city, level, kind and time."""
+    rows = _svc(request).alerts(open_only=state == "open")
+    out = [_public(a) for a in rows
+           if (city is None or city in (a["cities"] or []))
+           and (level is None or a["level"] == level) and (kind is None or a["kind"] == kind)
+           and (since is None or a["opened_at"] >= since)]
+    return sorted(out, key=lambda a: a["opened_at"], reverse=True)[:limit]
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: str, request: Request, _: Reader) -> dict:
+    """One alert with its evidence and audit trail."""
+    svc = _svc(request)
+    a = _get(svc, alert_id)
+    audit = [{k: _iso(v) for k, v in r.items()} for r in svc.audit(alert_id)]
+    return {**_public(a), "evidence": a["evidence"], "audit": audit}
+
+
+@router.post("/alerts/{alert_id}/ack")
+def ack(alert_id: str, body: AckIn, request: Request, cat: Cat, p: Actor) -> dict:
+    """Acknowledge (city team of an affected city, its provincial bureau, or admin)."""
+    svc = _svc(request)
+    _may_act(p, _get(svc, alert_id), cat)
+    return _transition(lambda: svc.acknowledge(alert_id, f"{body.responder} (key {p.name})",
+                                               body.note, via=f"api:key:{p.key_id}"))
+
+
+@router.post("/alerts/{alert_id}/note")
+def note(alert_id: str, body: NoteIn, request: Request, cat: Cat, p: Actor) -> dict:
+    """Add a note to the alert's audit trail."""
+    svc = _svc(request)
+    _may_act(p, _get(svc, alert_id), cat)
+    return _transition(lambda: svc.lifecycle.add_note(alert_id, f"key:{p.name}", body.note))
+
+
+@router.post("/alerts/{alert_id}/cancel")
+def cancel(alert_id: str, body: CancelIn, request: Request, cat: Cat, p: Actor) -> dict:
+    svc = _svc(request)
+    _may_act(p, _get(svc, alert_id), cat)
+    return _transition(lambda: svc.cancel(alert_id, f"key:{p.name}", body.reason))
+
+
+def _transition(fn) -> dict:
+    from alerts.errors import InvalidTransition
+    try:
+        out = fn()
+    except InvalidTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {k: _iso(v) for k, v in (out or {}).items()} if isinstance(out, dict) else {"ok": True}
+
+
+@router.get("/ack")
+def ack_link(token: str, request: Request, responder: str = "link",
+             note: str = "") -> dict:
+    """The signed link carried in notifications: acknowledges without an API key."""
+    from alerts.errors import BadToken
+    try:
+        out = _svc(request).acknowledge_token(token, responder[:100], note[:2000])
+    except BadToken as exc:
+        raise HTTPException(403, f"invalid or expired acknowledgement link: {exc}") from None
+    return {"acknowledged": True, **{k: _iso(v) for k, v in out.items()}}
+
+
+def _latest_cap(svc, alert_id: str) -> str | None:
+    refs = svc.alert(alert_id).get("cap_refs") or []
+    return refs[-1]["xml"] if refs else None
+
+
+@router.get("/alerts/{alert_id}/cap", responses={200: {"content": {"application/xml": {}}}})
+def cap(alert_id: str, request: Request, _: Reader):
+    """The alert's latest CAP 1.2 message."""
+    svc = _svc(request)
+    _get(svc, alert_id)
+    xml = _latest_cap(svc, alert_id)
+    if xml is None:
+        raise HTTPException(404, "no CAP message issued for this alert (pending or "
+                                 "retrospective)")
+    return Response(xml, media_type="application/cap+xml")
+
+
+@router.get("/cap/feed.atom", responses={200: {"content": {"application/atom+xml": {}}}})
+def atom(request: Request, _: Reader):
+    """Atom feed of active alerts, each linking to its CAP message."""
+    svc = _svc(request)
+    base = str(request.base_url).rstrip("/")
+    now = datetime.now(timezone.utc).isoformat()
+    entries = []
+    for a in svc.alerts(open_only=True):
+        if a["state"] in ("pending",) or _latest_cap(svc, a["id"]) is None:
+            continue
+        title = escape(f"{a['kind']} {a['level'] or ''} {a['subject']}")
+        entries.append(
+            f"<entry><id>urn:fenwei:alert:{a['id']}</id><title>{title}</title>"
+            f"<updated>{_iso(a['updated_at'])}</updated>"
+            f'<link rel="alternate" type="application/cap+xml" '
+            f'href="{base}/alerts/{a["id"]}/cap"/></entry>')
+    feed = ('<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<id>urn:fenwei:cap-feed</id><title>Fenwei active alerts</title>"
+            f"<updated>{now}</updated>{''.join(entries)}</feed>")
+    return Response(feed, media_type="application/atom+xml")
+
+
+class PromptIn(BaseModel):
+    level: Literal["yellow", "orange", "red"]
+    cities: list[str] = Field(min_length=1)
+    note: str = Field("", max_length=2000)
+    valid_hours: int = Field(72, ge=1, le=24 * 14)
+
+
+@router.post("/regional-prompts")
+def regional_prompt(body: PromptIn, request: Request, cat: Cat, p: Admin) -> dict:
+    """An externally issued regional prompt (e.g. the national centre's notice): every
+    listed Fen-Wei city warns at no lower than ``level``."""
+    svc = _svc(request)
+    bad = [c for c in body.cities if c not in cat.cities]
+    if bad:
+        raise HTTPException(422, f"unknown cities {bad}")
+    fn = getattr(svc, "regional_prompt", None)
+    if fn is None:
+        raise HTTPException(501, "regional prompts are not available in this build")
+    return {k: _iso(v) for k, v in fn(level=body.level, cities=body.cities,
+                                      issued_by=f"key:{p.name}", note=body.note,
+                                      valid_hours=body.valid_hours).items()}
+
+
+def _sse_principal(request: Request, key: str | None) -> Principal:
+    header = request.headers.get("authorization", "")
+    token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else key
+    p = request.app.state.keys.lookup(token) if token else None
+    if p is None:
+        raise HTTPException(401, "missing or invalid API key (header or ?key=)")
+    if p.role not in set(READERS) | {"admin"}:
+        raise HTTPException(403, f"role {p.role!r} may not read alert events")
+    return p
+
+
+@router.get("/events", responses={200: {"content": {"text/event-stream": {}}}})
+async def events(request: Request, key: str | None = None):
+    """Server-sent events: one ``data:`` JSON object per alert notification event.
+    EventSource cannot send headers, so ``?key=`` is accepted too."""
+    _sse_principal(request, key)
+    bc = _svc(request).broadcaster
+    q = bc.subscribe()
+
+    async def stream():
+        try:
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    event = await asyncio.to_thread(q.get, True, 10.0)
+                except queue.Empty:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield bc.format(event)
+        finally:
+            bc.unsubscribe(q)
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
