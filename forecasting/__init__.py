@@ -1,1 +1,32 @@
-"""Fenwei package."""
+"""Air-quality (per city, 96 h hourly quantiles) and river-flow (per section, 7 days) forecasts.
+
+The warning rules read forecasts through :func:`latest_city_forecast` (or the persistence
+stand-in :func:`persistence_city_forecast`, same interface): a :class:`CityForecast` with an
+hourly quantile frame and :meth:`CityForecast.rolling_aqi` (rolling-24 h AQI and
+P(AQI > 200) per hour). The simulator adapter lives in :mod:`forecasting.sim`.
+"""
+from __future__ import annotations
+
+from ._air import AirModel, DayForecast
+from ._backtest import BacktestResult, format_table, run_backtest
+from ._flow import PLACEHOLDER_TARGETS, FlowForecast, FlowModel
+from ._interface import (BASELINE_ID, CityForecast, latest_city_forecast,
+                         persistence_city_forecast)
+from ._met import MET_VARS, MetFeed, MetForecast, StoreMetFeed, issue_tag, write_met_forecast
+from ._registry import Registry, library_versions
+from ._schedule import build_scheduler
+from ._scores import Contingency, mae, pinball, rmse, skill
+from ._service import ForecastService
+from ._settings import ForecastSettings
+from .errors import (FeedError, ForecastError, ModelIncompatible, NoForecast,
+                     RegistryError)
+
+__all__ = [
+    "AirModel", "BASELINE_ID", "BacktestResult", "CityForecast", "Contingency", "DayForecast",
+    "FeedError", "FlowForecast", "FlowModel", "ForecastError", "ForecastService",
+    "ForecastSettings", "MET_VARS", "MetFeed", "MetForecast", "ModelIncompatible",
+    "NoForecast", "PLACEHOLDER_TARGETS", "Registry", "RegistryError", "StoreMetFeed",
+    "build_scheduler", "format_table", "issue_tag", "latest_city_forecast",
+    "library_versions", "mae", "persistence_city_forecast", "pinball", "rmse", "run_backtest",
+    "skill", "write_met_forecast",
+]

@@ -28,6 +28,18 @@ class BacktestResult:
     table: pd.DataFrame  # one row per (lead_d, target)
     contingency: dict[int, Contingency] = field(default_factory=dict)
     n_origins: int = 0
+    p_warn: np.ndarray | None = None  # (N, K, D) forecast P(AQI > 200)
+    obs_aqi: np.ndarray | None = None  # (N, K, D) observed AQI
+
+    def contingency_at(self, warn_p: float, leads=(1, 2)) -> Contingency:
+        """AQI > 200 table over ``leads`` for another warning probability."""
+        out = Contingency(0, 0, 0)
+        for d in leads:
+            o = self.obs_aqi[..., d - 1]
+            ok = np.isfinite(o)
+            out = out + Contingency.of(np.where(ok, self.p_warn[..., d - 1] >= warn_p, np.nan),
+                                       np.where(ok, o > 200, np.nan))
+        return out
 
     def summary(self) -> dict:
         a = self.table[self.table["target"] == "aqi"].set_index("lead_d")
@@ -55,7 +67,7 @@ def observed_windows(panel, i0: np.ndarray) -> tuple[dict, np.ndarray]:
     return {k: np.stack(v, axis=2) for k, v in ind.items()}, np.stack(aq, axis=2)
 
 
-def run_backtest(model, fb, origins: np.ndarray, met_feed=None, *, warn_p: float = 0.5,
+def run_backtest(model, fb, origins: np.ndarray, met_feed=None, *, warn_p: float = 0.4,
                  block: int = 14, refit=None, progress: bool = True) -> BacktestResult:
     """Score ``model`` from each origin (panel rows). ``refit(first_origin) -> model`` is
     called at the start of each block when given."""
@@ -101,7 +113,7 @@ def _score(acc, warn_p: float, n: int) -> BacktestResult:
         c = cont[d + 1]
         rows[-1].update(pod=c.pod, far=c.far, csi=c.csi, hits=c.hits,
                         false_alarms=c.false_alarms, misses=c.misses)
-    return BacktestResult(pd.DataFrame(rows), cont, n)
+    return BacktestResult(pd.DataFrame(rows), cont, n, p_warn, obs_aqi)
 
 
 def _row(lead: int, target: str, f, pers, clim, obs) -> dict:

@@ -18,7 +18,7 @@ from ._panel import POLLUTANTS, Panel
 
 LEAD_DAYS = 4
 HORIZON_H = 24 * LEAD_DAYS
-BASE = ["city", "lead_d", "issue_hod", "doy_sin", "doy_cos", "heating", "weekend",
+BASE = ["city", "lead_d", "issue_hod", "heating", "weekend",
         "pm25_1", "pm25_6", "pm25_24", "pm25_72", "pm25_trend", "upwind_pm25",
         "upwind_excess", "region_pm25", "region_trend", "ws_6", "rh_6", "temp_24",
         "temp_trend", "pres_trend"]
@@ -147,7 +147,7 @@ def calendar(hours_at_issue: np.ndarray, n_cities: int) -> dict[str, np.ndarray]
     mid = hours_at_issue[:, None] + 24 * (lead[None, :] - 1) + 12  # (N, D) hours since epoch
     local_day = (mid + 8) // 24
     local = pd.DatetimeIndex(pd.to_datetime((mid.ravel() + 8) * 3600, unit="s"))
-    doy = (local.dayofyear.to_numpy() - 1 + local.hour.to_numpy() / 24.0).reshape(mid.shape)
+    doy = (local.day_of_year.to_numpy() - 1 + local.hour.to_numpy() / 24.0).reshape(mid.shape)
     weekday = (local_day + 3) % 7
     heat_d = (doy - 318.0) % 365.25
     heating = ((heat_d < 120)).astype(float)

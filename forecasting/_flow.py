@@ -76,7 +76,7 @@ class FlowModel:
         travel = np.array([self.upstream[s][1] / 24 if s in self.upstream else np.nan
                            for s in self.sections])
         f["up_travel_d"] = np.broadcast_to(travel[None], f["lq1"].shape)
-        doy = panel.index[np.clip(i0, 0, T - 1)].dayofyear.to_numpy()[:, None]
+        doy = panel.index[np.clip(i0, 0, T - 1)].day_of_year.to_numpy()[:, None]
         f["doy_sin"] = np.broadcast_to(np.sin(2 * np.pi * doy / 365.25), f["lq1"].shape)
         f["doy_cos"] = np.broadcast_to(np.cos(2 * np.pi * doy / 365.25), f["lq1"].shape)
         f["section"] = np.broadcast_to(np.arange(S)[None], f["lq1"].shape)

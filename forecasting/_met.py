@@ -4,7 +4,7 @@ A feed is anything with ``forecast(issue, cities, horizon_h) -> MetForecast | No
 (or no feed at all) means "no weather forecast": the service then uses its no-weather model.
 :class:`StoreMetFeed` reads forecasts another process stored as measurement ``met_forecast``
 (tags ``city``, ``issue``; fields ``lead_h`` and the variables); the simulator's feed is in
-:mod:`forecasting._sim`.
+:mod:`forecasting.sim`.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from ._scores import rmse
 from .errors import NoForecast, RegistryError
 
 log = logging.getLogger(__name__)
-BASELINE_ID = "baseline:persistence"
+from ._interface import BASELINE_ID  # noqa: E402
 AIR_METRIC = "rmse_day1_model"
 FLOW_METRIC = "rmse_log_flow"
 
@@ -42,7 +42,7 @@ def issue_positions(panel, start: int, end: int, hours=(0, 6, 12, 18)) -> np.nda
 class ForecastService:
     def __init__(self, store, registry: Registry | str, *, catalogue=None, met_feed=None,
                  cities: list[str] | None = None, sections: list[str] | None = None,
-                 targets: dict[str, float] | None = None, warn_p: float = 0.5) -> None:
+                 targets: dict[str, float] | None = None, warn_p: float = 0.4) -> None:
         self.store = store
         self.registry = registry if isinstance(registry, Registry) else Registry(registry)
         self.cat = catalogue or getattr(store, "cat", None) or load_catalogue()

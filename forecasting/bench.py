@@ -26,7 +26,7 @@ from ._interface import latest_city_forecast
 from ._panel import load_flow
 from ._registry import Registry
 from ._service import ForecastService, flow_score, issue_positions
-from ._sim import MetError, SimMetFeed, simulate, write_truth
+from .sim import MetError, SimMetFeed, simulate, write_truth
 
 TRAIN_START = datetime(2025, 10, 15, tzinfo=CST)
 TEST_START = datetime(2026, 10, 15, tzinfo=CST)
@@ -65,6 +65,9 @@ def run_bench(seed: int = 0, progress: bool = False) -> dict:
                                   hours=(0,))
         bt = run_backtest(model, fb, origins, svc.met_feed, progress=progress)
         out.update(bt.summary())
+        for p in (0.3, 0.4, 0.5):
+            c = bt.contingency_at(p)
+            out[f"pod_far_day12_at_p{p}"] = (round(c.pod, 3), round(c.far, 3))
         nomet = run_backtest(model, fb, origins, None, progress=progress).summary()
         out["rmse_day1_nomet"] = nomet["rmse_day1_model"]
         out["pod_day12_nomet"], out["far_day12_nomet"] = nomet["pod_day12"], nomet["far_day12"]

@@ -1,0 +1,19 @@
+"""Forecasting settings (``FENWEI_FORECAST_*``); the store URL is the shared FENWEI_STORE_URL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ForecastSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FENWEI_FORECAST_", extra="ignore")
+
+    registry_dir: Path = Path("models")  # versioned model artefacts
+    issue_every_h: int = Field(6, ge=1, le=24)  # issues at 00/06/12/18 CST by default
+    retrain_every_d: int = Field(7, ge=1)
+    verify_hour_cst: int = Field(9, ge=0, le=23)
+    history_days: int = Field(400, ge=30)  # training history read from the store
+    holdout_days: int = Field(14, ge=3)  # backtest period deciding promotion
+    warn_probability: float = Field(0.4, gt=0, lt=1)  # P(AQI > 200) that counts as "warn"
