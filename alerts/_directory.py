@@ -9,6 +9,8 @@ Routing:
   → the teams of the cities along the reach and the provinces' water bureaus;
 * escalation step 1 adds the provincial bureaus (environment; water for river alerts), step 2
   the regional coordinator;
+* ``operator`` recipients get every ``liveness.*`` and ``quality.*`` alert and, alone,
+  ``pipeline:*`` ones (no city is affected by our own outage);
 * ``broadcast`` recipients (MQTT, server-sent events) get every event;
 * exercise alerts go only to recipients marked ``exercise``; catch-all recipients get a copy of
   every notification, marked with the recipient it was meant for.
@@ -26,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
 
-Role = Literal["city_team", "province_env", "water_bureau", "coordinator", "broadcast",
-               "catchall"]
+Role = Literal["city_team", "province_env", "water_bureau", "coordinator", "operator",
+               "broadcast", "catchall"]
 CHANNEL_TYPES = ("webhook", "email", "mqtt", "sse", "wecom", "dingtalk", "sms")
 
 
@@ -144,6 +146,8 @@ class Directory:
                 chosen += [r for r in self._role("water_bureau") if r.province in provinces]
         if regional or step >= 2:
             chosen += self._role("coordinator")
+        if subject.startswith("pipeline:") or kind.split(".")[0] in ("liveness", "quality"):
+            chosen += self._role("operator")  # platform operators: no-data and data quality
         chosen = [r for r in {r.id: r for r in chosen}.values() if r.exercise == exercise]
         routes = [Route(r) for r in chosen]
         if not exercise:  # drills are never broadcast

@@ -53,16 +53,21 @@ def hourly_discharge(raw: pd.DataFrame, curves: dict[str, RatingCurve]) -> pd.Da
 
 
 def daily_flow(store: Store, cat: Catalogue, targets: TargetTable, start: date, end: date, *,
-               min_hours: int = 20, curves: dict[str, RatingCurve] | None = None
-               ) -> pd.DataFrame:
+               min_hours: int = 20, curves: dict[str, RatingCurve] | None = None,
+               exclude: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per section and CST day in [start, end): q_mean, n_hours, status, target, met,
-    deficit_m3 (volume below target that day)."""
+    deficit_m3 (volume below target that day). ``exclude``: (station, hour) rows left out,
+    e.g. hours a plausibility check found suspect."""
     t0 = datetime(start.year, start.month, start.day, tzinfo=CST)
     t1 = datetime(end.year, end.month, end.day, tzinfo=CST)
     sections = [s for s in cat.sections.values() if s.control_section or
                 targets.target(s.id, start) is not None]
     raw = store.raw("hydro", [s.station for s in sections], ["discharge", "stage"], t0, t1)
     hourly = hourly_discharge(raw, curves or {})
+    if exclude is not None and len(exclude):
+        drop = pd.MultiIndex.from_frame(exclude[["station", "hour"]])
+        keep = ~pd.MultiIndex.from_frame(hourly[["station", "hour"]]).isin(drop)
+        hourly = hourly[keep].copy()
     hourly["day"] = hourly["hour"].dt.tz_convert(CST).dt.date
     per_day = hourly.groupby(["station", "day"]).agg(q_mean=("q", "mean"),
                                                     n_hours=("q", "size"))

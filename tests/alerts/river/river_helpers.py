@@ -1,0 +1,57 @@
+"""Scenario data for the river and liveness tests: firmware_sim hourly truth into a store."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from core.wire import Reading
+from firmware_sim import Simulation
+from firmware_sim._hydro import Flood
+from firmware_sim._scenario import load_scenario
+
+
+def hydro_readings(sim: Simulation, *, faults: bool = True) -> list[Reading]:
+    """Hourly gauge readings of a simulation, the scenario's value faults applied."""
+    frame = sim.hourly_frame("hydro")
+    out = []
+    for station, g in frame.groupby("station", sort=False):
+        params = ("stage", "discharge")
+        f = sim.station_faults(station, params) if faults else None
+        for ts, city, h, q in zip(g["ts"], g["city"], g["stage"], g["discharge"]):
+            values, flags = [float(h), float(q)], ["N", "N"]
+            if f:
+                t0 = ts.timestamp()
+                f.apply(t0, t0 + 3600, values, flags)
+            vals = {p: v for p, v in zip(params, values) if v is not None}
+            fl = {p: x for p, x in zip(params, flags) if x != "N" and p in vals}
+            out.append(Reading(station, city, "hydro", ts.to_pydatetime(), "PT1H", vals, fl))
+    return out
+
+
+def spring_lowflow_with_recovery() -> tuple[Simulation, Simulation]:
+    """The packaged spring-lowflow week, then a week from 2027-04-08 in which a flood wave
+    from the Wei near Lintong lifts Huaxian above its target (the recovery)."""
+    low = Simulation("spring-lowflow")
+    sc = load_scenario("spring-lowflow")
+    start = low.end
+    flood = (Flood(start + timedelta(hours=6), "lintong", 60.0, 30.0),)
+    wet = replace(sc, name="spring-recovery", start=start,
+                  physics=replace(sc.physics, hydro=replace(sc.physics.hydro, floods=flood)))
+    return low, Simulation(wet)
+
+
+def daily_truth(readings: list[Reading], station: str) -> dict:
+    """Hand computation: CST-day means of a station's discharge readings."""
+    from core.timeutil import CST
+    days: dict = {}
+    for r in readings:
+        if r.station == station and "discharge" in r.values:
+            days.setdefault(r.ts.astimezone(CST).date(), []).append(r.values["discharge"])
+    return {d: float(np.mean(v)) for d, v in days.items() if len(v) >= 20}
+
+
+def at_cst(day, hour: int = 9) -> datetime:
+    from core.timeutil import CST
+    return datetime(day.year, day.month, day.day, hour, tzinfo=CST)
