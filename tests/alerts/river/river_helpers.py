@@ -32,11 +32,11 @@ def hydro_readings(sim: Simulation, *, faults: bool = True) -> list[Reading]:
 
 def spring_lowflow_with_recovery() -> tuple[Simulation, Simulation]:
     """The packaged spring-lowflow week, then a week from 2027-04-08 in which a flood wave
-    from the Wei near Lintong lifts Huaxian above its target (the recovery)."""
+    at the head of the Wei (Linjiacun) lifts Huaxian above its target (the recovery)."""
     low = Simulation("spring-lowflow")
     sc = load_scenario("spring-lowflow")
     start = low.end
-    flood = (Flood(start + timedelta(hours=6), "lintong", 60.0, 30.0),)
+    flood = (Flood(start + timedelta(hours=6), "linjiacun", 100.0, 30.0),)
     wet = replace(sc, name="spring-recovery", start=start,
                   physics=replace(sc.physics, hydro=replace(sc.physics.hydro, floods=flood)))
     return low, Simulation(wet)
