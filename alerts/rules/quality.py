@@ -80,7 +80,7 @@ class GaugePlausibilityRule(_QualityRule):
 class StuckConfig(QualityConfig):
     kind_of_station: str = "air"
     params: list[str] = ["pm25", "pm10"]
-    window: str = "6h"
+    window: str = "24h"               # readings looked at (enough for min_readings hourly)
     min_readings: int = 6
 
 
