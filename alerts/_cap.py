@@ -64,7 +64,7 @@ def _info(root, cat, alert, event, lang, text, headline, expires) -> None:
     _sub(info, "responseType", "AllClear" if ended else "Prepare")
     _sub(info, "urgency", "Past" if ended else "Immediate")
     _sub(info, "severity", CAP_SEVERITY.get(alert.get("level") or "", "Unknown"))
-    _sub(info, "certainty", "Observed")
+    _sub(info, "certainty", (alert.get("evidence") or {}).get("certainty") or "Observed")
     code = _sub(info, "eventCode")
     _sub(code, "valueName", "fenwei-kind")
     _sub(code, "value", alert["kind"])

@@ -28,7 +28,7 @@ from ._notify import Notifier
 from .channels import (Broadcaster, DingTalkRobot, EmailChannel, MqttChannel, SmsGateway,
                        SseChannel, WebhookChannel, WeComRobot)
 from .errors import NotFound
-from .rules._base import duration
+from .rules._base import RuleContext, duration
 
 log = logging.getLogger(__name__)
 CATCHALL_ID = "catchall-webhook"
@@ -46,7 +46,7 @@ class AlertService:
                  recipients: Directory | str | Path | None = None, clock=None,
                  rng: random.Random | None = None, extra_webhook: str | None = None,
                  extra_webhook_secret: str | None = None, store=None,
-                 broadcaster: Broadcaster | None = None) -> None:
+                 broadcaster: Broadcaster | None = None, forecasts=None) -> None:
         self.settings = (settings or AlertSettings()).resolved()
         self.cat = catalogue or load_catalogue()
         self.clock = clock or SystemClock()
@@ -54,6 +54,9 @@ class AlertService:
         self.store = store
         s = self.settings
         if isinstance(rules, RuleSet):
+        if forecasts is None:
+            from .warnings import default_forecasts as forecasts
+        self.forecasts = forecasts    # (store, city, now) -> CityForecast-like
             self.rules = rules
         elif isinstance(rules, dict):
             self.rules = parse_rules(rules, self.cat)
@@ -205,11 +208,14 @@ class AlertService:
         now = self.clock.now()
         for rule in self.rules.periodic:
             if rule_id is None or rule.id == rule_id:
-                for subject, sig in rule.evaluate(self.store, now):
+                ctx = RuleContext(self.store, now, self.alerts(open_only=True), self.forecasts,
+                                  self.rules.rules, cache)
+                for subject, sig in rule.evaluate_context(ctx):
                     n += self.lifecycle.apply_signal(rule.id, subject, sig)
         return n
 
     def signal(self, rule_id: str, subject: str, signal) -> int:
+        cache: dict = {}   # forecasts are read once per run, shared by the rules
         """Apply an externally produced signal (e.g. a regional prompt)."""
         return self.lifecycle.apply_signal(rule_id, subject, signal)
 
@@ -220,6 +226,26 @@ class AlertService:
         return self.dispatcher.run_once()
 
     # ------------------------------------------------------------------ people
+    def regional_prompt(self, level: str, cities: Sequence[str], issued_by: str,
+                        note: str = "", valid_until: datetime | None = None, *,
+                        valid_hours: float | None = None, rule_id: str | None = None) -> dict:
+        """An externally issued regional prompt (区域应急联动提示): an ``air.regional`` alert
+        that sets ``level`` as the minimum warning level of ``cities`` until ``valid_until``
+        (or ``valid_hours`` from now; default the rule's ``prompt_hours``). Goes through the
+        first ``air_regional`` rule (or ``rule_id``); returns the alert row."""
+        from .rules.regional import RegionalRule
+        rule = next((r for r in self.rules.rules.values() if isinstance(r, RegionalRule) and
+                     rule_id in (None, r.id)), None)
+        if rule is None:
+            raise NotFound(f"no air_regional rule {rule_id or ''} in the rule set".strip())
+        now = self.clock.now()
+        if valid_until is None and valid_hours is not None:
+            valid_until = now + timedelta(hours=valid_hours)
+        subject, sig = rule.prompt_signal(level, cities, issued_by, note, valid_until, now)
+        self.lifecycle.apply_signal(rule.id, subject, sig)
+        return next(a for a in self.alerts(open_only=True, rule_id=rule.id)
+                    if a["subject"] == subject)
+
     def acknowledge(self, alert_id: str, responder: str, note: str = "", *,
                     via: str = "api") -> dict:
         return self.lifecycle.acknowledge(alert_id, responder, note, via)

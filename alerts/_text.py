@@ -35,6 +35,8 @@ def subject_names(cat, subject: str, cities: tuple[str, ...]) -> tuple[str, str]
 
 
 def _detail(cat, ev: dict) -> tuple[str, str]:
+    if ev.get("detail_zh"):   # rules that explain themselves (e.g. forecast warnings)
+        return ev["detail_zh"], ev.get("detail_en", "") + " "
     p = cat.parameters.get(ev.get("parameter", ""))
     if p is None or ev.get("value") is None:
         return "", ""

@@ -5,9 +5,10 @@ compares it with the last one it applied, so a rule never has to de-duplicate.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -16,6 +17,7 @@ from core.timeutil import parse_duration
 from .._levels import LEVELS
 
 STATUSES = ("clear", "pending", "firing", "insufficient")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,36 @@ class StreamingRule(Rule):
         return None
 
 
+@dataclass
+class RuleContext:
+    """What a periodic rule may read besides the store: forecasts (``forecasts(store, city,
+    now)``, memoised per run; None when the provider fails), the open alerts (rows of
+    ``AlertService.alerts(open_only=True)``) and the other rules of the rule set."""
+
+    store: Any
+    now: datetime
+    open_alerts: list[dict] = field(default_factory=list)
+    forecasts: Callable[[Any, str, datetime], Any] | None = None
+    rules: dict[str, Rule] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def forecast(self, city: str):
+        if city not in self.cache:
+            fc = None
+            if self.forecasts is not None:
+                try:
+                    fc = self.forecasts(self.store, city, self.now)
+                except Exception as exc:  # noqa: BLE001 - one city's forecast, not the run
+                    log.warning("no forecast for city=%s: %s", city, exc)
+            self.cache[city] = fc
+        return self.cache[city]
+
+    def open_alert(self, rule_id: str, subject: str) -> dict | None:
+        """The issued (not pending) open alert of (rule, subject), if any."""
+        return next((a for a in self.open_alerts if a["rule_id"] == rule_id and
+                     a["subject"] == subject and a["state"] != "pending"), None)
+
+
 class PeriodicRule(Rule):
     """Runs on a schedule over the store."""
 
@@ -103,3 +135,7 @@ class PeriodicRule(Rule):
 
     def evaluate(self, store, now: datetime) -> list[tuple[str, Signal]]:
         raise NotImplementedError
+
+    def evaluate_context(self, ctx: RuleContext) -> list[tuple[str, Signal]]:
+        """Rules that need forecasts or the open alerts override this."""
+        return self.evaluate(ctx.store, ctx.now)
