@@ -52,11 +52,11 @@ class AlertService:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.store = store
-        s = self.settings
-        if isinstance(rules, RuleSet):
         if forecasts is None:
             from .warnings import default_forecasts as forecasts
         self.forecasts = forecasts    # (store, city, now) -> CityForecast-like
+        s = self.settings
+        if isinstance(rules, RuleSet):
             self.rules = rules
         elif isinstance(rules, dict):
             self.rules = parse_rules(rules, self.cat)
@@ -206,6 +206,7 @@ class AlertService:
             self.store = open_store(load_settings().store_url, self.cat)
         n = 0
         now = self.clock.now()
+        cache: dict = {}   # forecasts are read once per run, shared by the rules
         for rule in self.rules.periodic:
             if rule_id is None or rule.id == rule_id:
                 ctx = RuleContext(self.store, now, self.alerts(open_only=True), self.forecasts,
@@ -215,17 +216,9 @@ class AlertService:
         return n
 
     def signal(self, rule_id: str, subject: str, signal) -> int:
-        cache: dict = {}   # forecasts are read once per run, shared by the rules
         """Apply an externally produced signal (e.g. a regional prompt)."""
         return self.lifecycle.apply_signal(rule_id, subject, signal)
 
-    def dispatch_once(self) -> int:
-        """One dispatcher pass (for tests and tools); returns the rows handled."""
-        if self.dispatcher is None:
-            raise RuntimeError("start() the service first")
-        return self.dispatcher.run_once()
-
-    # ------------------------------------------------------------------ people
     def regional_prompt(self, level: str, cities: Sequence[str], issued_by: str,
                         note: str = "", valid_until: datetime | None = None, *,
                         valid_hours: float | None = None, rule_id: str | None = None) -> dict:
@@ -246,6 +239,13 @@ class AlertService:
         return next(a for a in self.alerts(open_only=True, rule_id=rule.id)
                     if a["subject"] == subject)
 
+    def dispatch_once(self) -> int:
+        """One dispatcher pass (for tests and tools); returns the rows handled."""
+        if self.dispatcher is None:
+            raise RuntimeError("start() the service first")
+        return self.dispatcher.run_once()
+
+    # ------------------------------------------------------------------ people
     def acknowledge(self, alert_id: str, responder: str, note: str = "", *,
                     via: str = "api") -> dict:
         return self.lifecycle.acknowledge(alert_id, responder, note, via)
