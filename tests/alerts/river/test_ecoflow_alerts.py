@@ -124,3 +124,31 @@ def test_target_change_applies_from_valid_from_and_is_audited(make_service, stor
     assert ev["recent"][-2]["grade"] == "blue"        # Apr 11 still graded against 12
     last = targets.audit()[-1]
     assert last["who"] == "admin-key-9" and '"valid_from": "2027-04-12"' in last["detail"]
+
+
+def _forecast(store, issue_day: date, p: list[float], target: float = 12.0):
+    import pandas as pd
+    days = [at_cst(issue_day + timedelta(days=i + 1), 0) for i in range(len(p))]
+    store.write_frame("forecast_flow", pd.DataFrame({
+        "time": days, "section": "huaxian", "issue": issue_day.strftime("%Y%m%dT0000Z"),
+        "lead_d": [float(i + 1) for i in range(len(p))], "q10": 8.0, "q50": 11.0, "q90": 14.0,
+        "target": target, "p_below": p, "model_id": "test"}), ["section", "issue"])
+
+
+def test_forecast_low_flow_raises_an_expected_below_target_notice(make_service, catalogue,
+                                                                  targets):
+    store = open_store("duckdb://:memory:", catalogue)
+    rule = {"id": "eco-fc", "type": "ecoflow_forecast", "kind": "river.ecoflow_forecast",
+            "sections": ["huaxian"]}
+    clock = ManualClock(at_cst(APR[0]))
+    svc = make_service([rule], store, clock, targets=targets)
+    _forecast(store, APR[0], [0.2, 0.7, 0.9])
+    svc.run_periodic()
+    (alert,) = open_alerts(svc, "eco-fc")
+    assert alert["kind"] == "river.ecoflow_forecast" and alert["level"] == "blue"
+    assert alert["evidence"]["first_day_below"] == APR[2].isoformat()
+    assert recipients_of(svc, alert["id"]) == ["team-weinan", "water-shaanxi"]
+    clock.set(at_cst(APR[1]))
+    _forecast(store, APR[1], [0.1, 0.2, 0.3])         # the next issue: no longer expected
+    svc.run_periodic()
+    assert open_alerts(svc, "eco-fc") == []
