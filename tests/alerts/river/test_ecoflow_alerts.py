@@ -9,7 +9,6 @@ import pytest
 from alerts import ManualClock
 from alerts.ecoflow import TargetStore, daily_flow, monday_list, monthly_compliance
 from core.store import open_store
-from core.timeutil import CST
 
 from .conftest import open_alerts, recipients_of
 from .river_helpers import at_cst, daily_truth, hydro_readings, spring_lowflow_with_recovery
