@@ -47,6 +47,8 @@ class AlertSettings(BaseSettings):
     state_url: str | None = None          # default: FENWEI_STATE_URL
     mqtt_url: str | None = None           # default: FENWEI_MQTT_URL
     mqtt_enabled: bool = True
+    schedule_speed: float = 1.0           # clock seconds per real second (demo: sim speed)
+    share_group: str = "alerts"           # readings via $share/<group>/...; "" = plain topic
     rules_file: Path | None = None        # default: the packaged default_rules.toml
     recipients_file: Path | None = None   # default: the packaged recipients.json
     smtp_url: str = "smtp://127.0.0.1:25"

@@ -17,7 +17,8 @@ SHARED_FILTER = f"$share/alerts/{READINGS_FILTER}"
 
 class ReadingSubscriber:
     def __init__(self, url: str, catalogue, handler, clock, *, client_id: str | None = None,
-                 max_batch: int = 2000) -> None:
+                 max_batch: int = 2000, topic: str = SHARED_FILTER) -> None:
+        self.topic = topic
         self.cat, self.handler, self.clock, self.max_batch = catalogue, handler, clock, max_batch
         self._q: queue.Queue = queue.Queue(100_000)
         self._stop = threading.Event()
@@ -32,7 +33,7 @@ class ReadingSubscriber:
         self._worker = threading.Thread(target=self._loop, name="alerts-readings", daemon=True)
 
     def _on_connect(self, client, userdata, flags, rc, props=None) -> None:
-        client.subscribe(SHARED_FILTER, qos=1)
+        client.subscribe(self.topic, qos=1)
 
     def start(self) -> None:
         self._worker.start()

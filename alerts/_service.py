@@ -5,6 +5,8 @@ source-first so nothing in flight is lost.
 """
 from __future__ import annotations
 
+from core.wire import READINGS_FILTER
+
 import logging
 import random
 from datetime import datetime, timedelta
@@ -113,7 +115,10 @@ class AlertService:
         if schedule:
             self._start_scheduler()
         if subscribe if subscribe is not None else s.mqtt_enabled:
-            self.subscriber = ReadingSubscriber(s.mqtt_url, self.cat, self.ingest, self.clock)
+            topic = f"$share/{s.share_group}/{READINGS_FILTER}" if s.share_group \
+                else READINGS_FILTER
+            self.subscriber = ReadingSubscriber(s.mqtt_url, self.cat, self.ingest, self.clock,
+                                                topic=topic)
             self.subscriber.start()
         log.info("alert service started: %d rules, %d recipients", len(self.rules.rules),
                  len(self.directory.by_id))
@@ -163,7 +168,9 @@ class AlertService:
                     id="tick", max_instances=1, coalesce=True)
         for rule in self.rules.periodic:
             sch.add_job(self._safe(lambda r=rule: self.run_periodic(r.id)), "interval",
-                        seconds=rule.every.total_seconds(), id=f"rule:{rule.id}",
+                        seconds=max(0.5, rule.every.total_seconds() /
+                                    max(self.settings.schedule_speed, 1e-9)),
+                        id=f"rule:{rule.id}",
                         max_instances=1, coalesce=True)
         sch.start()
         self._scheduler = sch

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 
 class SimClock:
@@ -30,6 +31,12 @@ class SimClock:
         if self._t0 is None:
             self.begin()
         return self.start + (asyncio.get_running_loop().time() - self._t0) * self.speed
+
+    def now_threadsafe(self) -> float:
+        """``now()`` for other threads: the default event loop's clock is time.monotonic."""
+        if self.unbounded or self._t0 is None:
+            return self.start
+        return self.start + (time.monotonic() - self._t0) * self.speed
 
     def real_s(self, sim_s: float) -> float:
         return 0.0 if self.unbounded else sim_s / self.speed

@@ -211,17 +211,26 @@ class Simulation:
         return out
 
     async def run(self, air_target: str | None, hydro_target: str | None, speed: float = 1.0,
-                  duration: str | timedelta | None = None, *, ack_floor_real_s: float = 0.5
-                  ) -> RunReport:
-        """Run every device against its target until the simulated end (or ``duration``)."""
+                  duration: str | timedelta | None = None, *, ack_floor_real_s: float = 0.5,
+                  clock: SimClock | None = None, target_for=None) -> RunReport:
+        """Run every device against its target until the simulated end (or ``duration``).
+
+        ``clock``: a SimClock to share with other parts of a process (it is begun here);
+        ``target_for(station) -> "HOST:PORT" | None`` overrides the target per station (one
+        gateway per site), ``None`` keeping the kind's target.
+        """
         dur = self.scenario.duration if duration is None else parse_duration(duration)
         start = self.start.timestamp()
         end = start + dur.total_seconds()
         targets = {"air": air_target and parse_target(air_target),
                    "hydro": hydro_target and parse_target(hydro_target)}
-        kinds = tuple(k for k, v in targets.items() if v)
-        clock = SimClock(start, speed)
+        if target_for is not None:
+            kinds = ("air", "hydro")
+        else:
+            kinds = tuple(k for k, v in targets.items() if v)
+        clock = clock or SimClock(start, speed)
         devices = self.devices(kinds)
+        per = {d.name: target_for(d.station) for d in devices} if target_for else {}
         for d in devices:
             d.ack_floor_real_s = ack_floor_real_s
             rtd = getattr(d, "rtd_interval", 0) or 60.0
@@ -229,7 +238,8 @@ class Simulation:
         t_real = time.perf_counter()
         clock.begin()
         stats = await asyncio.gather(*(
-            d.run(clock, targets[d.kind], start, end, seed=self.seed) for d in devices))
+            d.run(clock, parse_target(per[d.name]) if per.get(d.name) else targets[d.kind],
+                  start, end, seed=self.seed) for d in devices))
         totals = DeviceStats()
         for s in stats:
             totals.merge(s)

@@ -21,7 +21,7 @@ class IngestConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FENWEI_INGEST_", extra="ignore")
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
-    store_url: str = "duckdb:///fenwei.duckdb"
+    store_url: str = "duckdb://fenwei.duckdb"
     state_path: Path = Path("ingest-state.sqlite")     # dead letters + completeness tracker
     # MQTT session
     client_id: str = "fenwei-ingest"                   # fixed: the broker keeps the session

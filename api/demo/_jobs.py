@@ -1,4 +1,5 @@
-"""The demo's periodic jobs (APScheduler): derived AQI series over the last simulated days."""
+"""The demo's periodic jobs (APScheduler), on simulated time: derived AQI over the last
+simulated days and daily flow; at the end of a ``--duration`` run, one final pass."""
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 
 class DerivedJobs:
     def __init__(self, store: Store, cat: Catalogue, clock: Callable[[], float], *,
-                 every_s: float = 3.0) -> None:
-        self.store, self.cat, self.clock = store, cat, clock
+                 alerts=None, every_s: float = 3.0) -> None:
+        self.store, self.cat, self.clock, self.alerts = store, cat, clock, alerts
         self.sched = BackgroundScheduler(timezone="UTC")
         self.sched.add_job(self.aqi, "interval", seconds=every_s, max_instances=1,
                            coalesce=True, id="aqi")
@@ -30,6 +31,14 @@ class DerivedJobs:
             self.runs += 1
         except Exception:  # noqa: BLE001 - a failed run is retried on the next tick
             log.exception("derived AQI job failed")
+
+    def final(self) -> None:
+        """After the simulated period: derive once more and let every periodic rule run."""
+        self.aqi()
+        if self.alerts is not None:
+            for rule in self.alerts.rules.periodic:
+                self.alerts.run_periodic(rule.id)
+            self.alerts.tick()
 
     def start(self) -> None:
         self.sched.start()

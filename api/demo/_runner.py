@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import logging
 import shutil
 import signal
@@ -23,12 +24,15 @@ from core.timeutil import CST, parse_duration
 
 from ..app import create_app
 from ..auth import KeyStore
+from ._alerts import start_alerts
 from ._jobs import DerivedJobs
 from ._broker import make_broker
-from ._generator import Generator, default_start
-from ._ingest import SimpleIngest
+from ._sources import GENERATOR, GeneratorSource, ScenarioSource
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_SCENARIO = "winter-episode"
 
 
 @dataclass
@@ -42,20 +46,6 @@ class DemoOptions:
     seed: int = 0
     stations: int | None = None
     notify_webhook: str | None = None
-
-
-class _SimClock:
-    """Simulated wall clock: the generator's simulated time (real time before it starts)."""
-
-    def __init__(self, start: datetime, speed: float) -> None:
-        self.start, self.speed, self.gen = start, speed, None
-
-    def follow(self, gen: Generator) -> None:
-        self.gen = gen
-
-    def now(self) -> float:
-        t = self.gen.sim_t if self.gen is not None else self.start
-        return max(t.timestamp(), time.time())
 
 
 def _demo_keys(keys: KeyStore, data_dir: Path) -> Path:
@@ -73,6 +63,7 @@ def _say(line: str) -> None:
 
 
 def run_demo(opts: DemoOptions) -> int:
+    logging.getLogger().setLevel(os.environ.get("FENWEI_LOG_LEVEL", "WARNING").upper())
     try:
         span = parse_duration(opts.duration) if opts.duration else None
     except ValueError as exc:
@@ -81,24 +72,35 @@ def run_demo(opts: DemoOptions) -> int:
     if opts.speed <= 0:
         _say("fenwei demo: --speed must be positive")
         return 2
-    if opts.scenario is not None:
-        _say(f"fenwei demo: --scenario {opts.scenario!r}: the firmware simulator is not "
-             f"available in this build; using the simple generator")
-    if opts.notify_webhook:
-        _say("fenwei demo: --notify-webhook: alerting is not available in this build yet")
+    scenario = opts.scenario or DEFAULT_SCENARIO
+    if scenario != GENERATOR:
+        from firmware_sim import scenario_names
+        if scenario not in scenario_names() and not Path(scenario).is_file():
+            _say(f"fenwei demo: --scenario: unknown scenario {scenario!r}; choose one of "
+                 f"{', '.join([GENERATOR, *scenario_names()])} or a TOML file")
+            return 2
     tmp = None
     data_dir = opts.data_dir
     if data_dir is None:
         tmp = data_dir = Path(tempfile.mkdtemp(prefix="fenwei-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return asyncio.run(_main(opts, data_dir, span))
+        return asyncio.run(_main(opts, scenario, data_dir, span))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> int:
+def _source(opts: DemoOptions, scenario: str, cat, store, data_dir: Path, port: int, span):
+    if scenario == GENERATOR:
+        return GeneratorSource(cat, store, port, speed=opts.speed, seed=opts.seed, span=span,
+                               stations=opts.stations)
+    return ScenarioSource(cat, store, data_dir, port, scenario=scenario, seed=opts.seed,
+                          speed=opts.speed, duration=opts.duration, stations=opts.stations)
+
+
+async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
+                span: timedelta | None) -> int:
     cat = load_catalogue()
     mqtt_port = opts.mqtt_port or free_port()
     api_port = opts.api_port or free_port()
@@ -107,16 +109,17 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
     await asyncio.to_thread(wait_port, mqtt_port)
     _say(f"MQTT: mqtt://127.0.0.1:{mqtt_port}")
     store = open_store(f"duckdb://{data_dir / 'fenwei.duckdb'}", cat)
-    start = default_start()
-    sim_clock = _SimClock(start, opts.speed)  # the demo runs on simulated time
-    ingest = SimpleIngest(cat, store, "127.0.0.1", mqtt_port, clock=sim_clock.now)
-    ingest.start()
+    source = _source(opts, scenario, cat, store, data_dir, mqtt_port, span)
+    source.start_sink()
     state_url = f"sqlite:///{data_dir / 'fenwei-state.db'}"
     keys = KeyStore(state_url)
     targets = TargetStore(state_url, cat)
-    jobs = DerivedJobs(store, cat, sim_clock.now)
+    alerts = start_alerts(cat, store, data_dir, mqtt_port, source.now, opts.notify_webhook,
+                          speed=opts.speed)
+    jobs = DerivedJobs(store, cat, source.now, alerts=alerts)
     jobs.start()
-    app = create_app(store, cat, keys, targets=targets, clock=sim_clock.now)
+    app = create_app(store, cat, keys, targets=targets, alert_service=alerts,
+                     clock=source.now)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=api_port, log_level="warning"))
     api_thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
@@ -129,29 +132,29 @@ async def _main(opts: DemoOptions, data_dir: Path, span: timedelta | None) -> in
     _say(f"API: http://127.0.0.1:{api_port}")
     _say(f"Dashboard: http://127.0.0.1:{api_port}/dashboard/")
     _say(f"Keys: {_demo_keys(keys, data_dir)}")
-    gen = Generator(cat, "127.0.0.1", mqtt_port, speed=opts.speed, seed=opts.seed, start=start,
-                    end=start + span if span else None, stations=opts.stations)
-    sim_clock.follow(gen)
-    gen.start()
+    source.start_source()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await _summary(gen, ingest, stop)
+        finished = await _summary(source, stop)
+        if finished:
+            await asyncio.to_thread(jobs.final)
     finally:
-        gen.stop()                       # source first
-        ingest.stop()
+        source.stop()                    # source first
         jobs.stop()
+        if alerts is not None:
+            alerts.stop()
         server.should_exit = True
         api_thread.join(10)
         await broker.shutdown()
         store.close()                    # sink last
-    _say(f"stopped: {gen.published} readings published, {ingest.stored} stored")
+    _say(f"stopped: {source.published()} readings published, {source.counts()[1]} stored")
     return 0
 
 
-async def _summary(gen: Generator, ingest: SimpleIngest, stop: asyncio.Event) -> None:
+async def _summary(source, stop: asyncio.Event) -> bool:
     last_r, last_s, last_t = 0, 0, time.monotonic()
     while not stop.is_set():
         try:
@@ -160,11 +163,13 @@ async def _summary(gen: Generator, ingest: SimpleIngest, stop: asyncio.Event) ->
             pass
         now = time.monotonic()
         dt = max(now - last_t, 1e-6)
-        sim = gen.sim_t.astimezone(CST).strftime("%Y-%m-%d %H:%M CST")
-        _say(f"sim {sim} | received {(ingest.received - last_r) / dt:7.1f} msg/s | stored "
-             f"{(ingest.stored - last_s) / dt:7.1f} readings/s | total stored {ingest.stored}"
-             f" | rejected {ingest.rejected}")
-        last_r, last_s, last_t = ingest.received, ingest.stored, now
-        if gen.done and ingest.stored + ingest.rejected >= gen.published:
+        received, stored, rejected = source.counts()
+        sim = source.sim_time().astimezone(CST).strftime("%Y-%m-%d %H:%M CST")
+        _say(f"sim {sim} | received {(received - last_r) / dt:7.1f} msg/s | stored "
+             f"{(stored - last_s) / dt:7.1f} readings/s | total stored {stored}"
+             f" | rejected {rejected}")
+        last_r, last_s, last_t = received, stored, now
+        if source.done():
             _say("simulated period delivered and stored")
-            return
+            return True
+    return False

@@ -75,12 +75,35 @@ def test_demo_serves_stored_readings_and_stops_cleanly(tmp_path):
 
 
 def test_demo_with_duration_stops_by_itself_after_storing_everything(tmp_path):
-    proc = _start(tmp_path, "--stations", "4", "--speed", "360000", "--duration", "1d")
+    proc = _start(tmp_path, "--scenario", "generator", "--stations", "4", "--speed", "360000",
+                  "--duration", "1d")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert "simulated period delivered and stored" in out
     m = re.search(r"stopped: (\d+) readings published, (\d+) stored", out)
     assert m and int(m.group(1)) == int(m.group(2)) == 4 * 24
+
+
+def test_demo_scenario_chain_delivers_everything_through_edge_and_ingest(tmp_path):
+    """simulator -> edge agents -> MQTT -> ingest -> store, stopping by itself."""
+    proc = _start(tmp_path, "--scenario", "spring-lowflow", "--stations", "30", "--speed",
+                  "36000", "--duration", "1d", "--seed", "2")
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out
+    assert "simulated period delivered and stored" in out
+    m = re.search(r"stopped: (\d+) readings published, (\d+) stored", out)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) >= int(m.group(1))
+    import duckdb
+    db = duckdb.connect(str(tmp_path / "demo" / "fenwei.duckdb"), read_only=True)
+    n_air, n_hydro = (db.execute(f"SELECT count(*) FROM {k}").fetchone()[0]
+                      for k in ("air", "hydro"))
+    assert n_air > 0 and n_hydro > 0
+
+
+def test_demo_rejects_bad_options(tmp_path):
+    proc = _start(tmp_path, "--scenario", "no-such-scenario")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "unknown scenario" in out
 
 
 def test_demo_rejects_bad_duration(tmp_path):
