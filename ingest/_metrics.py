@@ -1,16 +1,19 @@
 """Prometheus metrics of one ingest process, on its own CollectorRegistry."""
 from __future__ import annotations
 
+from typing import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
         p = "fenwei_ingest_"
-        self.messages = Counter(p + "messages", "MQTT messages received", registry=r)
-        self.redeliveries = Counter(p + "redeliveries", "messages received with DUP set",
-                                    registry=r)
+        self._received: Callable[[], int] = lambda: 0
+        self._redelivered: Callable[[], int] = lambda: 0
+        r.register(_Received(self))
         self.readings = Counter(p + "readings_stored", "readings written to the store",
                                 registry=r)
         self.batches = Counter(p + "batches", "batches written to the store", registry=r)
@@ -39,5 +42,23 @@ class IngestMetrics:
         self.paused = Gauge(p + "paused", "1 while reading is paused by back-pressure",
                             registry=r)
 
+    def count_from(self, received: Callable[[], int], redelivered: Callable[[], int]) -> None:
+        """``fenwei_ingest_messages_total``/``_redeliveries_total`` read these at scrape time
+        (the paho thread only bumps plain ints: no metric lock per message)."""
+        self._received, self._redelivered = received, redelivered
+
     def text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Received:
+    """Collector of the per-message counters kept as plain ints by the service."""
+
+    def __init__(self, m: IngestMetrics) -> None:
+        self.m = m
+
+    def collect(self):
+        yield CounterMetricFamily("fenwei_ingest_messages", "MQTT messages received",
+                                  value=self.m._received())
+        yield CounterMetricFamily("fenwei_ingest_redeliveries",
+                                  "messages received with DUP set", value=self.m._redelivered())

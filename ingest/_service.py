@@ -45,6 +45,7 @@ class Ingestor:
         self._store, self._own_store = store, store is None
         self._client_factory = client_factory
         self.metrics = IngestMetrics()
+        self.metrics.count_from(lambda: self.received, lambda: self.redeliveries)
         self._gen = 0                  # connection generation: acks never cross reconnects
         self._accepting = False
         self.received = self.readings_received = self.redeliveries = 0
@@ -52,6 +53,7 @@ class Ingestor:
         self.subscribed = threading.Event()
         self._buckets = TokenBuckets(self.cfg.flood_rate, self.cfg.flood_burst,
                                      frozenset(self.cat.stations))
+        self._flood = self.cfg.flood_rate > 0
         self._http = None
         self.client: mqtt.Client | None = None
         self.writer: Writer | None = None
@@ -73,6 +75,7 @@ class Ingestor:
         self.metrics.store_up.set(1)
         self.writer = Writer(self._store.write, dead_letters=self.dead_letters,
                              tracker=self.tracker, metrics=self.metrics, ack=self._ack,
+                             ack_many=self._ack_many,
                              backoff=backoff, batch_points=cfg.batch_points,
                              batch_ms=cfg.batch_ms,
                              max_messages=max(1, min(cfg.receive_maximum // 2, 20_000)),
@@ -161,23 +164,24 @@ class Ingestor:
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
+        # hot path: the messages/redeliveries metrics are read from these counters at
+        # scrape time (IngestMetrics.count_from), not incremented here
         if not self._accepting:
             return
         ack: Ack = (msg.mid, msg.qos, self._gen)
         self.received += 1
-        self.metrics.messages.inc()
-        if msg.dup:
+        dup = msg.dup
+        if dup:
             self.redeliveries += 1
-            self.metrics.redeliveries.inc()
         topic, payload = msg.topic, msg.payload
-        if not self._buckets.allow(topic_station(topic)):
+        if self._flood and not self._buckets.allow(topic_station(topic)):
             self._dead(topic, "flood", "station over its message rate", payload, ack)
             return
         res = decode(topic, payload, self.cat, max_bytes=self.cfg.max_payload_bytes,
                      now=self.clock())
-        if isinstance(res, Batch):
+        if type(res) is Batch:
             self.readings_received += len(res.readings)
-            self.writer.put(res, None, ack, msg.dup)
+            self.writer.put(res, None, ack, dup)
         else:
             self._dead(topic, res.reason, res.detail, payload, ack)
 
@@ -192,6 +196,20 @@ class Ingestor:
         mid, qos, gen = ack
         if gen == self._gen and qos > 0 and self.client is not None:
             self.client.ack(mid, qos)
+
+    def _ack_many(self, acks: list[Ack]) -> None:
+        """The acks of a whole batch: QoS 1 PUBACKs go out as one write (writer thread)."""
+        c, g = self.client, self._gen
+        if c is None:
+            return
+        if not hasattr(c, "ack_many"):
+            for a in acks:
+                self._ack(a)
+            return
+        c.ack_many([mid for mid, qos, gen in acks if qos == 1 and gen == g])
+        for mid, qos, gen in acks:
+            if qos == 2 and gen == g:
+                c.ack(mid, qos)
 
     # -- reporting ------------------------------------------------------------------------
     def stats(self) -> dict:

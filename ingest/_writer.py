@@ -55,12 +55,15 @@ def rejection_reason(exc: StoreRejected) -> str:
 class Writer:
     def __init__(self, write: Callable[[Sequence[Reading]], object], *,
                  dead_letters: DeadLetters, tracker: Tracker, metrics: IngestMetrics,
-                 ack: Callable[[Ack], None], backoff: Backoff, batch_points: int = 5000,
+                 ack: Callable[[Ack], None], backoff: Backoff,
+                 ack_many: Callable[[list[Ack]], None] | None = None,
+                 batch_points: int = 5000,
                  batch_ms: int = 200, idle_ms: int = 20, max_messages: int = 5000,
                  max_buffer_points: int = 100_000,
                  oldest: Callable[[], float | None] = lambda: None) -> None:
         self._write, self.dl, self.tracker, self.m = write, dead_letters, tracker, metrics
         self._ack, self.backoff, self._oldest = ack, backoff, oldest
+        self._ack_many = ack_many
         self.batch_points, self.batch_s = batch_points, batch_ms / 1000
         self.idle_s = min(idle_ms, batch_ms) / 1000
         self.max_messages, self.max_buffer_points = max_messages, max_buffer_points
@@ -187,8 +190,11 @@ class Writer:
                 self.m.dead_letters.labels(d.reason).inc()
             self.dead_count += len(dead)
         self._track(p.batches)
-        for a in p.acks:
-            self._ack(a)
+        if self._ack_many is not None:
+            self._ack_many(p.acks)
+        else:
+            for a in p.acks:
+                self._ack(a)
         self.acked += len(p.acks)
         self.m.acks.inc(len(p.acks))
 

@@ -1,33 +1,47 @@
 """``fenwei bench ingest``: throughput, loss, latency and memory of the ingest service.
 
 Real Mosquitto and InfluxDB (core.localservers); the ingest service in its own process
-(``python -m ingest run``); the publisher in another (``python -m ingest._loadgen``).
+(``python -m ingest run``); the publishers in others: ``N_PUBLISHERS`` ``mosquitto_pub -l
+-q 1`` processes (C, Debian mosquitto-clients), one station each, fed one message per line
+through 4 KiB pipes, so the publisher is not what limits the figures.
 
 * run 1: ``n1`` messages of one air reading (11 parameters); run 2: ``n50`` messages of 50.
-* readings/s: from the first publish to the last point visible in InfluxDB (polled).
-* latency: reading k's publish time against the time InfluxDB's count first reached k
-  (the ingest writes roughly in arrival order), so p50/p99 are within the poll interval.
-* ceilings in the same run: a bare paho subscriber that only counts run 1's messages, and
-  InfluxDB's own write rate for run 2's points in 5,000-line batches.
+* readings/s: from the first publish to the last point visible in InfluxDB.
+* latency: a message's publish time is when its chunk of lines entered the publisher's pipe
+  (at most ~8 KiB of lines are queued ahead of it); it is stored when the ingest's
+  ``readings_stored_total`` (counted after InfluxDB accepted the write; polled every 50 ms)
+  reaches its rank among all published readings (the ingest writes in arrival order).
+  Once all are counted, InfluxDB's own count confirms them visible.
+* ceilings in the same run, with the same publishers: a bare paho subscriber (QoS 1) that
+  only counts run 1's messages (first publish to last message received), and InfluxDB's own
+  write rate for run 2's points in 5,000-line batches.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
 from core.catalogue import load_catalogue
-from core.localservers import InfluxDB, Mosquitto, free_port
+from core.localservers import InfluxDB, Mosquitto, _which, free_port
 from core.store import lines
 from core.wire import decode
 
-POLL_S = 0.1
+POLL_S = 0.05
+N_PUBLISHERS = 13
+PIPE_BYTES = 4096
+BASE = datetime(2020, 1, 1, tzinfo=timezone.utc)   # 50/msg x 13 stations spans years
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def _py(*args: str, **kw) -> subprocess.Popen:
@@ -41,10 +55,84 @@ def _count(influx: InfluxDB, db: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
-def _publish(mq: Mosquitto, n: int, per: int, times: Path, client_id: str) -> subprocess.Popen:
-    return _py("-m", "ingest._loadgen", "--url", mq.url, "--messages", str(n), "--per-msg",
-               str(per), "--times", str(times), "--client-id", client_id,
-               "--max-inflight", "2000")
+def _streams(n: int, per: int) -> list[tuple[str, list[bytes]]]:
+    """Run's messages as (topic, payloads in seq order), one stream per station."""
+    from ._loadgen import messages
+    by: dict[str, list[bytes]] = defaultdict(list)
+    for _, _, topic, payload in messages(load_catalogue(), n, per, n_stations=N_PUBLISHERS,
+                                         base=BASE):
+        assert b"\n" not in payload
+        by[topic].append(payload)
+    return list(by.items())
+
+
+class _Publishers:
+    """One ``mosquitto_pub -l -q 1`` per stream; ``run()`` feeds them, returns publish times."""
+
+    def __init__(self, mq: Mosquitto, streams: list[tuple[str, list[bytes]]], tag: str) -> None:
+        self.streams, self.procs = streams, []
+        exe = _which("mosquitto_pub")
+        for j, (topic, _) in enumerate(streams):
+            p = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(mq.port), "-t", topic,
+                                  "-l", "-q", "1", "-M", "1000", "-i", f"bench-pub-{tag}-{j}",
+                                  "--quiet"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, bufsize=0)
+            try:
+                fcntl.fcntl(p.stdin.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
+            except OSError:
+                pass
+            self.procs.append(p)
+        time.sleep(0.5)                                  # let them connect
+
+    def run(self) -> list[float]:
+        times: list[list[float]] = [[] for _ in self.procs]
+
+        def feed(j: int) -> None:
+            fd, out = self.procs[j].stdin.fileno(), times[j]
+            chunk: list[bytes] = []
+            size = 0
+
+            def flush() -> None:
+                data = memoryview(b"".join(chunk))
+                while data:
+                    data = data[os.write(fd, data):]
+                t = time.time()
+                out.extend([t] * len(chunk))
+
+            for payload in self.streams[j][1]:
+                if chunk and size + len(payload) + 1 > PIPE_BYTES:
+                    flush()
+                    chunk, size = [], 0
+                chunk.append(payload + b"\n")
+                size += len(payload) + 1
+            if chunk:
+                flush()
+            self.procs[j].stdin.close()
+
+        threads = [threading.Thread(target=feed, args=(j,)) for j in range(len(self.procs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sorted(t for ts in times for t in ts)
+
+    def wait(self, timeout: float = 120) -> None:
+        for p in self.procs:
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _stored_metric(port: int) -> int | None:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("fenwei_ingest_readings_stored_total "):
+            return int(float(line.split()[1]))
+    return None
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -79,6 +167,7 @@ def _wait_ingest_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -
 
 def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
                 protocol: str = "3.1.1") -> dict:
+    streams = _streams(n, per)
     port = free_port()
     log = open(work / f"ingest-{tag}.log", "wb")
     proc = _py("-m", "ingest", "run", "--mqtt-url", mq.url, "--store-url",
@@ -88,21 +177,34 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
                stdout=log, stderr=log)
     try:
         _wait_ingest_ready(port, proc)
-        times_file = work / f"times-{tag}.json"
-        pub = _publish(mq, n, per, times_file, f"bench-pub-{tag}")
-        total, curve = n * per, []
+        pubs = _Publishers(mq, streams, tag)
+        curve: list[tuple[float, int]] = []
+        sent: list[float] = []
+        feeder = threading.Thread(target=lambda: sent.extend(pubs.run()))
+        feeder.start()
+        total = n * per
         last_change, last = time.monotonic(), -1
         while True:
-            c = _count(influx, db)
-            curve.append((time.time(), c))
-            if c != last:
-                last, last_change = c, time.monotonic()
-            if c >= total or (time.monotonic() - last_change > 30 and pub.poll() is not None):
+            c = _stored_metric(port)
+            if c is not None:
+                curve.append((time.time(), c))
+                if c != last:
+                    last, last_change = c, time.monotonic()
+                if c >= total:
+                    break
+            if time.monotonic() - last_change > 30 and not feeder.is_alive():
                 break
             time.sleep(POLL_S)
-        pub.wait(60)
+        feeder.join()
+        pubs.wait()
+        deadline = time.monotonic() + 30
+        while True:                          # the last point visible in InfluxDB
+            stored = _count(influx, db)
+            t_visible = time.time()
+            if stored >= last or time.monotonic() > deadline:
+                break
+            time.sleep(POLL_S)
         rss = _peak_rss_mb(proc.pid)
-        sent = json.loads(times_file.read_text())["times"]
     finally:
         proc.terminate()
         try:
@@ -110,10 +212,8 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    stored = curve[-1][1]
-    t_visible = next(t for t, c in curve if c >= stored)
     lat, j = [], 0
-    for k, t_pub in enumerate(sent):        # message k's last reading is number (k+1)*per
+    for k, t_pub in enumerate(sent):        # the k-th published message's last reading
         need = (k + 1) * per
         while j < len(curve) and curve[j][1] < need:
             j += 1
@@ -125,21 +225,26 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
 
 
 def _bare_ceiling(mq: Mosquitto, work: Path, n: int) -> float:
-    out = work / "bare.json"
-    sub = _py("-c", _BARE, mq.url, str(n), str(out))
-    time.sleep(1.0)
-    pub = _publish(mq, n, 1, work / "times-bare.json", "bench-pub-bare")
-    pub.wait(600)
+    out, ready = work / "bare.json", work / "bare.ready"
+    ready.unlink(missing_ok=True)
+    pubs = _Publishers(mq, _streams(n, 1), "bare")
+    sub = _py("-c", _BARE, mq.url, str(n), str(out), str(ready))
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sent = pubs.run()
+    pubs.wait()
     sub.wait(120)
     res = json.loads(out.read_text())
-    return res["count"] / max(1e-9, res["last"] - res["first"])
+    return res["count"] / max(1e-9, res["last"] - sent[0])
 
 
 _BARE = r"""
 import json, sys, time, threading
+from pathlib import Path
 from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
-url, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+url, n, out, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 p = urlsplit(url); st = {"count": 0, "first": None, "last": None}; done = threading.Event()
 def on_message(c, u, m):
     now = time.time()
@@ -149,17 +254,18 @@ def on_message(c, u, m):
 c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare", clean_session=True)
 c.on_message = on_message
 c.on_connect = lambda c, u, f, rc, pr: c.subscribe("fenwei/v1/+/+/+/readings", qos=1)
+c.on_subscribe = lambda *a: Path(ready).touch()
 c.connect(p.hostname, p.port); c.loop_start(); done.wait(300); c.loop_stop()
 json.dump(st, open(out, "w"))
 """
 
 
 def _influx_ceiling(influx: InfluxDB, n: int, per: int) -> float:
-    from ._loadgen import messages
     cat = load_catalogue()
     body = []
-    for _, _, topic, payload in messages(cat, n, per):
-        body += lines(decode(topic, payload, cat).readings)
+    for topic, payloads in _streams(n, per):
+        for payload in payloads:
+            body += lines(decode(topic, payload, cat).readings)
     db = "bench_ceiling"
     http = httpx.Client(base_url=influx.url, timeout=60)
     http.post("/query", data={"q": f'CREATE DATABASE "{db}"'})
@@ -201,6 +307,7 @@ def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0, protocol: str =
         "ratio_1_vs_bare": round(r1["readings_per_s"] / ceiling, 3),
         "ratio_50_vs_influx": round(r50["readings_per_s"] / influx_ceiling, 3),
         "messages_1": n1, "messages_50": n50, "mqtt_protocol": protocol,
+        "publishers": f"{N_PUBLISHERS} x mosquitto_pub -l -q 1",
         "cpus": os.cpu_count(),
     }
 

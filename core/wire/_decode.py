@@ -149,8 +149,8 @@ def _check_header(obj: dict, topic: str, cat: Catalogue):
 def _reading(i: int, r, station, cat: Catalogue, now: float) -> Reading:
     if not isinstance(r, dict):
         raise _Reject("bad_reading", f"readings[{i}] is {type(r).__name__}")
-    extra = set(r) - _READING_FIELDS
-    if extra:
+    if not r.keys() <= _READING_FIELDS:
+        extra = set(r) - _READING_FIELDS
         raise _Reject("unknown_field", f"readings[{i}] fields {sorted(extra)}")
     for name in _REQUIRED_READING:
         if name not in r:
@@ -191,13 +191,38 @@ def _timestamp(text, where: str, reason: str) -> datetime:
         raise _Reject(reason, f"{where}={text!r} out of range") from None
 
 
+_LIMITS: dict[int, tuple[dict, dict[str, dict[str, tuple[float, float]]]]] = {}
+
+
+def _limits(cat: Catalogue, kind: str) -> dict[str, tuple[float, float]]:
+    """{parameter: (min, max)} of ``kind``'s parameters with finite bounds (cached)."""
+    params = cat.parameters
+    entry = _LIMITS.get(id(params))
+    if entry is None or entry[0] is not params:
+        table: dict[str, dict[str, tuple[float, float]]] = {}
+        for name, p in params.items():
+            if math.isfinite(p.min) and math.isfinite(p.max):
+                table.setdefault(p.kind, {})[name] = (p.min, p.max)
+        if len(_LIMITS) > 16:
+            _LIMITS.clear()
+        entry = _LIMITS[id(params)] = (params, table)
+    return entry[1].get(kind, {})
+
+
 def _values(i: int, values, kind: str, cat: Catalogue) -> dict[str, float]:
     if not isinstance(values, dict):
         raise _Reject("bad_values", f"readings[{i}].values is {type(values).__name__}")
     if not values:
         raise _Reject("empty_values", f"readings[{i}].values is empty")
     out: dict[str, float] = {}
+    limits = _limits(cat, kind)
     for name, v in values.items():
+        # fast path: a parameter of this kind, an int or float inside its finite range
+        # (NaN fails the comparison); anything else takes the checks below
+        b = limits.get(name)
+        if b is not None and (type(v) is float or type(v) is int) and b[0] <= v <= b[1]:
+            out[name] = float(v)
+            continue
         p = cat.parameters.get(name)
         if p is None:
             raise _Reject("unknown_parameter", f"readings[{i}].values.{name[:40]}")
