@@ -6,6 +6,8 @@ substitute). A window with a missing indicator has no AQI (NaN), never a low one
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
@@ -19,6 +21,13 @@ _Z90 = 1.2815515655446004
 _FROM = np.array([np.iinfo(np.int64).min if e.valid_from is None
                   else pd.Timestamp(e.valid_from).value for e in EDITIONS])
 
+
+
+def _nanmean(a: np.ndarray) -> np.ndarray:
+    """Mean over axis 1 ignoring NaN; all-NaN rows give NaN without a RuntimeWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=1)
 
 def edition_of(ts) -> np.ndarray:
     """Edition positions for window starts (anything pd.DatetimeIndex accepts)."""
@@ -92,14 +101,14 @@ def window_indicators(hourly: dict[str, np.ndarray], starts: np.ndarray,
         v = np.where(valid[..., None], _take(hourly[p], idx), np.nan)
         n = np.isfinite(v).sum(axis=1)
         with np.errstate(invalid="ignore"):
-            out[p] = np.where(n >= min_hours, np.nanmean(v, axis=1), np.nan)
+            out[p] = np.where(n >= min_hours, _nanmean(v), np.nan)
     o3 = np.where(valid[..., None], _take(hourly["o3"], idx), np.nan)
     m8 = []
     for k in range(17):
         w = o3[:, k:k + 8]
         n = np.isfinite(w).sum(axis=1)
         with np.errstate(invalid="ignore"):
-            m8.append(np.where(n >= 6, np.nanmean(w, axis=1), np.nan))
+            m8.append(np.where(n >= 6, _nanmean(w), np.nan))
     m8 = np.stack(m8)
     with np.errstate(invalid="ignore"):
         top = np.nanmax(np.where(np.isfinite(m8), m8, -np.inf), axis=0)

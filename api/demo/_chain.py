@@ -66,6 +66,7 @@ class ScenarioChain:
                 "hj212": base.hj212.model_copy(update={"host": "127.0.0.1", "port": 0}),
                 "sl651": base.sl651.model_copy(update={"host": "127.0.0.1", "port": 0}),
                 # accelerated time: a device a fraction of a real second late is minutes late
+                "mqtt": base.mqtt.model_copy(update={"status_interval_s": 1.0}),
                 "qc": base.qc.model_copy(update={
                     "max_skew_s": max(base.qc.max_skew_s, 2.0 * self.speed)})})
             cfg.data_dir.mkdir(parents=True, exist_ok=True)

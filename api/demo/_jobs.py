@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 class DerivedJobs:
     def __init__(self, store: Store, cat: Catalogue, clock: Callable[[], float], *,
-                 alerts=None, every_s: float = 3.0) -> None:
+                 alerts=None, forecasts=None, every_s: float = 3.0) -> None:
         self.store, self.cat, self.clock, self.alerts = store, cat, clock, alerts
+        self.forecasts = forecasts
         self.sched = BackgroundScheduler(timezone="UTC")
         self.sched.add_job(self.aqi, "interval", seconds=every_s, max_instances=1,
                            coalesce=True, id="aqi")
@@ -35,6 +36,8 @@ class DerivedJobs:
     def final(self) -> None:
         """After the simulated period: derive once more and let every periodic rule run."""
         self.aqi()
+        if self.forecasts is not None:
+            self.forecasts.issue(datetime.fromtimestamp(self.clock(), timezone.utc))
         if self.alerts is not None:
             for rule in self.alerts.rules.periodic:
                 self.alerts.run_periodic(rule.id)
@@ -42,6 +45,10 @@ class DerivedJobs:
 
     def start(self) -> None:
         self.sched.start()
+        if self.forecasts is not None:
+            self.forecasts.start()
 
     def stop(self) -> None:
+        if self.forecasts is not None:
+            self.forecasts.stop()
         self.sched.shutdown(wait=True)

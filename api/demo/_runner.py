@@ -24,7 +24,7 @@ from core.timeutil import CST, parse_duration
 
 from ..app import create_app
 from ..auth import KeyStore
-from ._alerts import start_alerts
+from ._alerts import DemoAlerts
 from ._jobs import DerivedJobs
 from ._broker import make_broker
 from ._sources import GENERATOR, GeneratorSource, ScenarioSource
@@ -64,6 +64,7 @@ def _say(line: str) -> None:
 
 def run_demo(opts: DemoOptions) -> int:
     logging.getLogger().setLevel(os.environ.get("FENWEI_LOG_LEVEL", "WARNING").upper())
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped runs at high speed
     try:
         span = parse_duration(opts.duration) if opts.duration else None
     except ValueError as exc:
@@ -114,9 +115,12 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     state_url = f"sqlite:///{data_dir / 'fenwei-state.db'}"
     keys = KeyStore(state_url)
     targets = TargetStore(state_url, cat)
-    alerts = start_alerts(cat, store, data_dir, mqtt_port, source.now, opts.notify_webhook,
-                          speed=opts.speed)
-    jobs = DerivedJobs(store, cat, source.now, alerts=alerts)
+    alerting = DemoAlerts(cat, store, f"sqlite:///{data_dir / 'fenwei-alerts.db'}",
+                          f"mqtt://127.0.0.1:{mqtt_port}", source.now, opts.notify_webhook,
+                          targets=targets, speed=opts.speed)
+    alerts = alerting.svc
+    forecasts = source.forecasts(store, cat, data_dir)
+    jobs = DerivedJobs(store, cat, source.now, alerts=alerts, forecasts=forecasts)
     jobs.start()
     app = create_app(store, cat, keys, targets=targets, alert_service=alerts,
                      clock=source.now)
@@ -132,6 +136,9 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     _say(f"API: http://127.0.0.1:{api_port}")
     _say(f"Dashboard: http://127.0.0.1:{api_port}/dashboard/")
     _say(f"Keys: {_demo_keys(keys, data_dir)}")
+    if forecasts is not None:
+        _say("training the forecast model on simulated history ...")
+        await asyncio.to_thread(forecasts.trained.wait, 300)
     source.start_source()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -144,8 +151,7 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     finally:
         source.stop()                    # source first
         jobs.stop()
-        if alerts is not None:
-            alerts.stop()
+        alerting.stop()
         server.should_exit = True
         api_thread.join(10)
         await broker.shutdown()

@@ -46,6 +46,9 @@ class GeneratorSource:
                              start=self.start_t, end=end, stations=self.stations)
         self.gen.start()
 
+    def forecasts(self, store, cat, data_dir):
+        return None  # the light skeleton issues no forecasts
+
     def counts(self) -> tuple[int, int, int]:
         """(messages received, readings stored, rejected)."""
         i = self.ingest
@@ -78,6 +81,12 @@ class ScenarioSource:
 
     def sim_time(self) -> datetime:
         return datetime.fromtimestamp(self.now(), timezone.utc)
+
+    def forecasts(self, store, cat, data_dir):
+        from ._forecast import DemoForecasts
+        sim = self.chain.sim
+        return DemoForecasts(store, cat, data_dir, self.now, start=sim.start, truth=sim.truth,
+                             seed=sim.seed, speed=self.chain.speed)
 
     def start_sink(self) -> None:
         self.chain.start_ingest()

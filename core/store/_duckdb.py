@@ -81,19 +81,21 @@ class DuckDBStore:
         sql = (f"INSERT INTO {kind} SELECT * FROM batch ON CONFLICT (station, period, ts) "
                f"DO UPDATE SET {', '.join(sets)}")
         with self._lock:
+            cur = self._db.cursor()  # one cursor per operation: no result left pending
             try:
-                self._db.register("batch", df)
-                self._db.execute(sql)
+                cur.register("batch", df)
+                cur.execute(sql).fetchall()
             except duckdb.Error as exc:
                 raise StoreError(f"DuckDB write failed: {exc}") from exc
             finally:
-                self._db.unregister("batch")
+                cur.close()
 
     # -- queries ----------------------------------------------------------------------
     def _query(self, sql: str, args: list) -> pd.DataFrame:
         with self._lock:
             try:
-                return self._db.execute(sql, args).df()
+                with self._db.cursor() as cur:
+                    return cur.execute(sql, args).df()
             except duckdb.Error as exc:
                 raise QueryError(f"DuckDB query failed: {exc}") from exc
 
@@ -157,12 +159,14 @@ class DuckDBStore:
     def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
         from ._derived import duck_write_frame
         with self._lock:
-            return duck_write_frame(self._db, measurement, frame, tags)
+            with self._db.cursor() as cur:
+                return duck_write_frame(cur, measurement, frame, tags)
 
     def read_frame(self, measurement, start: datetime, end: datetime, where=None):
         from ._derived import duck_read_frame
         with self._lock:
-            return duck_read_frame(self._db, measurement, start, end, where, self.max_rows)
+            with self._db.cursor() as cur:
+                return duck_read_frame(cur, measurement, start, end, where, self.max_rows)
 
     def ping(self) -> bool:
         return True

@@ -1,0 +1,82 @@
+"""The demo's forecasts: a model trained at start on simulated history before the scenario,
+then forecasts issued every 6 simulated hours into the store (persistence until the model
+is ready), with the simulator's weather-forecast feed."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from core.catalogue import Catalogue
+from core.store import Store, open_store
+
+log = logging.getLogger(__name__)
+ISSUE_EVERY_H = 6
+
+
+class DemoForecasts:
+    def __init__(self, store: Store, cat: Catalogue, data_dir: Path, now: Callable[[], float],
+                 *, start: datetime, truth, seed: int, speed: float,
+                 history_days: int = 30) -> None:
+        self.store, self.cat, self.now, self.speed = store, cat, now, speed
+        self.start_t, self.truth, self.seed, self.history_days = start, truth, seed, history_days
+        self.registry = data_dir / "models"
+        self.service = None
+        self.issued = 0
+        self.trained = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-forecast", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _train(self):
+        from forecasting import ForecastService
+        from forecasting.sim import SimMetFeed, simulate, write_truth
+        past = simulate(self.cat, self.start_t - timedelta(days=self.history_days),
+                        self.history_days, self.seed + 1000)
+        feed = SimMetFeed([past, self.truth], seed=self.seed)
+        train_store = open_store("duckdb://:memory:", self.cat)
+        write_truth(train_store, self.cat, past)
+        result = ForecastService(train_store, str(self.registry), catalogue=self.cat,
+                                 met_feed=feed).train(self.start_t,
+                                                      history_days=self.history_days)
+        train_store.close()
+        log.warning("demo forecast model trained on %d simulated days: %s", self.history_days,
+                    {k: v for k, v in result.items() if k in ("train_s", "air_version")})
+        return ForecastService(self.store, str(self.registry), catalogue=self.cat,
+                               met_feed=feed)
+
+    def _run(self) -> None:
+        try:
+            self.service = self._train()
+        except Exception:  # noqa: BLE001 - the rules fall back to persistence forecasts
+            log.exception("demo forecast training failed; rules use persistence")
+        self.trained.set()
+        next_issue = None
+        while not self._stop.wait(0.2):
+            now = datetime.fromtimestamp(self.now(), timezone.utc)
+            slot = now.replace(minute=0, second=0, microsecond=0)
+            slot -= timedelta(hours=slot.hour % ISSUE_EVERY_H)
+            if next_issue is not None and slot < next_issue:
+                continue
+            self.issue(now)
+            next_issue = slot + timedelta(hours=ISSUE_EVERY_H)
+
+    def issue(self, now: datetime) -> None:
+        if self.service is None:
+            return
+        from forecasting import NoForecast
+        try:
+            self.service.issue(now)
+            self.issued += 1
+        except NoForecast as exc:
+            log.info("no forecast at %s: %s", now, exc)
+        except Exception:  # noqa: BLE001 - try again at the next slot
+            log.exception("demo forecast issue failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
