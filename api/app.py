@@ -2,25 +2,40 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from core.catalogue import Catalogue
 from core.store import QueryError, QueryTooLarge, Store, StoreError, StoreUnavailable
 
 from .auth import KeyStore, RateLimiter
 from .dashboard import router as dashboard_router
-from .routes import alerts, aqi, catalogue, ecoflow, ops, series
+from .routes import (alerts, aqi, catalogue, deadletters, ecoflow, forecasts, metrics, ops,
+                     series)
+
+
+class Error(BaseModel):
+    detail: str
+    reason: str | None = None
+
+
+# every route may answer these (the body always carries a readable ``detail``)
+ERRORS = {401: {"model": Error, "description": "missing, invalid or revoked API key"},
+          403: {"model": Error, "description": "the key's role may not use this route"},
+          429: {"model": Error, "description": "rate limit of this key exceeded"}}
 
 
 def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
                limiter: RateLimiter | None = None, targets=None, alert_service=None,
-               extras: dict | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
-    """The app. Optional parts (``targets``, ``alert_service``, ``extras`` such as the
-    ingest dead-letter store) answer 503 when absent; ``clock`` is the service's notion of
-    now (the demo runs on simulated time)."""
+               extras: dict | None = None, clock: Callable[[], float] = time.time,
+               dead_letters_path: str | Path | None = None) -> FastAPI:
+    """The app. Optional parts (``targets``, ``alert_service``, ``dead_letters_path``: the
+    ingest state file holding dead letters) answer 503 when absent; ``clock`` is the
+    service's notion of now (the demo runs on simulated time)."""
     app = FastAPI(title="Fenwei API", version="0.1.0",
                   description="Stations, series and warnings for the Guanzhong and Fen-Wei "
                               "Plains. Send `Authorization: Bearer <key>`. Times are ISO 8601 "
@@ -29,12 +44,30 @@ def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
     app.state.limiter = limiter or RateLimiter()
     app.state.targets, app.state.clock = targets, clock
     app.state.alerts, app.state.extras = alert_service, dict(extras or {})
+    app.state.dead_letters_path = dead_letters_path
     app.add_exception_handler(StoreError, _store_error)
     app.middleware("http")(_audit_writes)
-    for module in (ops, catalogue, series, aqi, ecoflow, alerts):
-        app.include_router(module.router)
+    metrics.install(app)  # outermost: counts every answer, 401/429 included
+    for module in (ops, metrics, catalogue, series, aqi, ecoflow, alerts, forecasts,
+                   deadletters):
+        app.include_router(module.router, responses=ERRORS)
     app.include_router(dashboard_router)
+    app.openapi = lambda: _openapi(app)
     return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """The generated document, with 422 bodies as they are: FastAPI's list of validation
+    errors, or one message from a handler's own check (``{"detail": "..."}``)."""
+    if app.openapi_schema is None:
+        doc = FastAPI.openapi(app)
+        detail = doc.get("components", {}).get("schemas", {}) \
+            .get("HTTPValidationError", {}).get("properties", {}).get("detail")
+        if detail is not None:
+            doc["components"]["schemas"]["HTTPValidationError"]["properties"]["detail"] = {
+                "anyOf": [{k: v for k, v in detail.items() if k != "title"}, {"type": "string"}],
+                "title": "Detail"}
+    return app.openapi_schema
 
 
 async def _audit_writes(request: Request, call_next):

@@ -93,6 +93,8 @@ def monday(request: Request, cat: Cat, store: StoreDep, _: Reader, day: date | N
            format: Literal["json", "csv"] = "json"):
     """The Monday disposal list for the week before ``day`` (a Monday; default: this week's)."""
     day = day or _today(request) - timedelta(days=_today(request).weekday())
+    if not 2000 <= day.year <= 2100:
+        raise HTTPException(422, "day out of range (years 2000-2100)")
     if day.weekday() != 0:
         raise HTTPException(422, f"{day} is not a Monday")
     return _out(monday_list(_daily(request, store, cat, day - timedelta(days=7), day), day),
@@ -108,6 +110,8 @@ def compliance(request: Request, cat: Cat, store: StoreDep, _: Reader, month: st
         first = date(y, m, 1)
     except ValueError:
         raise HTTPException(422, "month must be YYYY-MM") from None
+    if not 2000 <= y <= 2100:
+        raise HTTPException(422, "month out of range (years 2000-2100)")
     nxt = date(y + (m == 12), m % 12 + 1, 1)
     return _out(monthly_compliance(_daily(request, store, cat, first, nxt), y, m), format,
                 f"compliance-{month}")

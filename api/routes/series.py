@@ -1,13 +1,12 @@
 """Historical series: raw readings with flags, or 1 h / 1 d aggregates; JSON or CSV."""
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from core.timeutil import CST
 
@@ -24,6 +23,8 @@ def _time(value: str | None, default: datetime, name: str) -> datetime:
         ts = datetime.fromisoformat(value)
     except ValueError:
         raise HTTPException(422, f"{name} is not an ISO 8601 date-time") from None
+    if not 1970 <= ts.year <= 2200:  # arithmetic near year 1 or 9999 would overflow
+        raise HTTPException(422, f"{name} must be between the years 1970 and 2200")
     return ts if ts.tzinfo else ts.replace(tzinfo=CST)
 
 
@@ -38,20 +39,19 @@ def _range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 
 def records(df: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in df.to_dict("records"):
-        rec = {}
-        for k, v in row.items():
-            if k == "time":
-                v = v.to_pydatetime().astimezone(CST).isoformat()
-            elif isinstance(v, float) and math.isnan(v):
-                v = None
-            rec[k] = v
-        out.append(rec)
-    return out
+    """Rows as JSON-ready dicts: times as CST ISO strings, NaN as None (vectorised: a
+    station-year is 8,760 rows)."""
+    if df.empty:
+        return []
+    df = df.copy()
+    if "time" in df:
+        df["time"] = df["time"].dt.tz_convert(CST).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
 def _csv(df: pd.DataFrame, name: str) -> StreamingResponse:
+    if df.empty:
+        return []
     df = df.copy()
     if "time" in df:
         df["time"] = df["time"].dt.tz_convert(CST).map(lambda t: t.isoformat())
@@ -84,6 +84,12 @@ def series(cat: Cat, store: StoreDep, _: Reader,
     Times are ISO 8601; without an offset they are China Standard Time. 1 d buckets are CST
     days. Larger results than the store's bound are refused with 413.
     """
+    return _series(cat, store, kind=kind, stations=stations, cities=cities, params=params,
+                   start=start, end=end, every=every, by=by, format=format, limit=limit)
+
+
+def _series(cat, store, *, kind, stations, cities, params, start, end, every, by, format,
+            limit, extra: dict | None = None):
     t0, t1 = _range(start, end)
     names = _split(params) or [p.name for p in cat.params_of(kind)]
     ids, slugs = _split(stations), _split(cities)
@@ -102,8 +108,10 @@ def series(cat: Cat, store: StoreDep, _: Reader,
         df = store.aggregate(kind, names, t0, t1, every=every, by=by, keys=keys)
     if format == "csv":
         return _csv(df, f"{kind}-{every}")
-    return {"kind": kind, "every": every, "by": by, "start": t0.isoformat(),
-            "end": t1.isoformat(), "count": len(df), "rows": records(df)}
+    # JSONResponse directly: FastAPI's jsonable_encoder takes ~0.5 s on a station-year
+    return JSONResponse({"kind": kind, "every": every, "by": by, "start": t0.isoformat(),
+                         "end": t1.isoformat(), "count": len(df), "rows": records(df),
+                         **(extra or {})})
 
 
 @router.get("/stations/{station_id}/series")
@@ -117,9 +125,6 @@ def station_series(station_id: str, cat: Cat, store: StoreDep, p: Reader,
     station = cat.stations.get(station_id)
     if station is None:
         raise HTTPException(404, f"unknown station {station_id!r}")
-    out = series(cat, store, p, kind=station.kind, stations=station_id, cities=None,
-                 params=params, start=start, end=end, every=every, by="station",
-                 format=format, limit=limit)
-    if isinstance(out, dict):
-        out["station"] = station_id
-    return out
+    return _series(cat, store, kind=station.kind, stations=station_id, cities=None,
+                   params=params, start=start, end=end, every=every, by="station",
+                   format=format, limit=limit, extra={"station": station_id})
