@@ -54,8 +54,9 @@ class DemoAlerts:
             state_url=state_url, mqtt_url=mqtt_url, share_group=share_group,
             tick_interval_s=1.0, poll_interval_s=0.2, backoff_base_s=1.0, backoff_max_s=10.0,
             schedule_speed=speed, environment="development",
-            # observations more than ~10 real seconds old are history, not news
-            retrospective_after=f"{int(max(1800, 10 * speed))}s")
+            # observations more than a real minute old are history, not news (a periodic
+            # rule's run over every city can itself take seconds of real time)
+            retrospective_after=f"{int(max(1800, 60 * speed))}s")
         self.svc = AlertService(settings, rules=demo_rules(speed), clock=clock,
                                 extra_webhook=webhook, store=store)
         self.board = EdgeStatusBoard(clock).start(mqtt_url)

@@ -123,7 +123,7 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     jobs = DerivedJobs(store, cat, source.now, alerts=alerts, forecasts=forecasts)
     jobs.start()
     app = create_app(store, cat, keys, targets=targets, alert_service=alerts,
-                     clock=source.now)
+                     dead_letters_path=data_dir / "ingest-state.sqlite", clock=source.now)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=api_port, log_level="warning"))
     api_thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
