@@ -40,7 +40,8 @@ def _start(tmp_path: Path, *extra: str) -> subprocess.Popen:
 
 
 def test_demo_serves_stored_readings_and_stops_cleanly(tmp_path):
-    proc = _start(tmp_path, "--stations", "6", "--speed", "36000", "--seed", "3")
+    proc = _start(tmp_path, "--scenario", "generator", "--stations", "6", "--speed", "36000",
+                  "--seed", "3")
     seen: list[str] = []
     try:
         mqtt = _read_until(proc, r"^MQTT: (mqtt://\S+)", 60, seen)
