@@ -36,7 +36,14 @@ def demo(
     opts = DemoOptions(api_port=api_port, mqtt_port=mqtt_port, data_dir=data_dir,
                        scenario=scenario, speed=speed, duration=duration, seed=seed,
                        stations=stations, notify_webhook=notify_webhook)
-    raise typer.Exit(run_demo(opts))
+    code = run_demo(opts)
+    # Every part has been stopped and drained by now; worker threads that a library keeps
+    # (non-daemon pools) must not hold the process open after Ctrl-C.
+    import os
+    import sys
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 __all__ = ["DEFAULT_API_PORT", "DEFAULT_MQTT_PORT", "DemoOptions", "demo", "run_demo"]

@@ -117,7 +117,8 @@ class ScenarioChain:
         if self._loop is not None and self._task is not None and not self.sim_done:
             self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(15) if self._thread.ident else None
-        for agent in self.agents.values():
-            agent.stop()
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max(1, len(self.agents))) as pool:  # each drains in parallel
+            list(pool.map(lambda a: a.stop(), self.agents.values()))
         if self.ingest is not None:
             self.ingest.stop()

@@ -85,9 +85,13 @@ def run_demo(opts: DemoOptions) -> int:
     if data_dir is None:
         tmp = data_dir = Path(tempfile.mkdtemp(prefix="fenwei-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.new_event_loop()
     try:
-        return asyncio.run(_main(opts, scenario, data_dir, span))
+        # not asyncio.run: its final wait for the default executor would hang on a library's
+        # worker thread after every part has already been stopped and drained
+        return loop.run_until_complete(_main(opts, scenario, data_dir, span))
     finally:
+        loop.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -149,13 +153,19 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
         if finished:
             await asyncio.to_thread(jobs.final)
     finally:
+        t0 = time.monotonic()
         source.stop()                    # source first
         jobs.stop()
         alerting.stop()
+        log.info("demo: pipeline stopped in %.1fs", time.monotonic() - t0)
         server.should_exit = True
         api_thread.join(10)
-        await broker.shutdown()
+        try:
+            await asyncio.wait_for(broker.shutdown(), 5.0)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - it is going away anyway
+            log.warning("embedded broker did not shut down cleanly")
         store.close()                    # sink last
+        log.info("demo: stopped in %.1fs", time.monotonic() - t0)
     _say(f"stopped: {source.published()} readings published, {source.counts()[1]} stored")
     return 0
 
