@@ -84,7 +84,7 @@ def test_tiny_queue_policy_counted_and_announced(tmp_path, mosquitto, catalogue,
         mosquitto.start()
         sub = Subscriber(mosquitto.port, catalogue)
         try:
-            assert sub.wait(lambda: len(sub.readings(AIR[0])) == 5, 20)
+            assert sub.wait(lambda: len(sub.readings(AIR[0])) == 5, 90)  # reconnect backoff
             want = [base + timedelta(minutes=i) for i in (range(3, 8) if policy == "drop_oldest"
                                                           else range(5))]
             assert [r.ts for r in sub.readings(AIR[0])] == want
