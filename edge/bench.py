@@ -18,6 +18,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from core.procstat import peak_rss_mb
+
 AIR_STATIONS = ("1462A", "1463A", "1464A", "1465A", "1466A")
 HYDRO_STATION = "lintong"
 
@@ -86,15 +88,6 @@ class _Counter:
         self.client.disconnect()
 
 
-def _vmhwm_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
 
 def run_bench(seed: int = 0, days: int = 7) -> dict:
     from core.localservers import Mosquitto, free_port, wait_port
@@ -125,7 +118,7 @@ def run_bench(seed: int = 0, days: int = 7) -> dict:
             wait_port(port, 30, proc)
             finished = counter.done.wait(300)
             elapsed = time.perf_counter() - t0
-            rss = _vmhwm_mb(proc.pid)
+            rss = peak_rss_mb(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

@@ -34,6 +34,7 @@ import httpx
 
 from core.catalogue import load_catalogue
 from core.localservers import InfluxDB, Mosquitto, _which, free_port
+from core.procstat import peak_rss_mb
 from core.store import lines
 from core.wire import decode
 
@@ -135,15 +136,6 @@ def _stored_metric(port: int) -> int | None:
     return None
 
 
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
 
 def _quantile(xs: list[float], q: float) -> float:
     xs = sorted(xs)
@@ -204,7 +196,7 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
             if stored >= last or time.monotonic() > deadline:
                 break
             time.sleep(POLL_S)
-        rss = _peak_rss_mb(proc.pid)
+        rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
         try:
