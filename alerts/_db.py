@@ -11,7 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.settings import mask_url
+from core.settings import SettingsError
+from core.statedb import make_engine as _make_engine
 
 from .errors import ConfigError
 
@@ -149,24 +150,11 @@ silences = sa.Table(
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``sqlite:///path`` or ``postgresql://...`` (SQLite in WAL, BEGIN IMMEDIATE)."""
-    if url.startswith("sqlite"):
-        eng = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-        @sa.event.listens_for(eng, "connect")
-        def _on_connect(dbapi_conn, _rec):
-            dbapi_conn.isolation_level = None
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-            dbapi_conn.execute("PRAGMA busy_timeout=60000")
-
-        @sa.event.listens_for(eng, "begin")
-        def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        return eng
-    if url.startswith("postgresql"):
-        return sa.create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
-    raise ConfigError(f"FENWEI_STATE_URL: unsupported {mask_url(url)!r}")
+    """The shared state-database engine (core.statedb), with the alerts' error type."""
+    try:
+        return _make_engine(url)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def migrate(engine: Engine) -> None:

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from core.statedb import make_engine
+
 ROLES = ("station", "inspector", "city-team", "bureau", "admin")
 _meta = sa.MetaData()
 api_keys = sa.Table(
@@ -57,15 +59,11 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _engine_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
-
-
 class KeyStore:
     """API keys in the state database (SQLite or PostgreSQL)."""
 
     def __init__(self, state_url: str) -> None:
-        self.engine = sa.create_engine(_engine_url(state_url), future=True)
+        self.engine = make_engine(state_url)
         _meta.create_all(self.engine)
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
