@@ -5,39 +5,18 @@ these table objects describe it for queries.
 """
 from __future__ import annotations
 
-from datetime import timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.settings import SettingsError
+from core.statedb import UTC
 from core.statedb import make_engine as _make_engine
 
 from .errors import ConfigError
 
 OPEN_STATES = ("pending", "active", "acknowledged")
-
-
-class UTC(sa.TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the alert store")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else \
-            value.astimezone(timezone.utc)
 
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from core.statedb import make_engine
+from core.statedb import UTC, make_engine
 
 ROLES = ("station", "inspector", "city-team", "bureau", "admin")
 _meta = sa.MetaData()
@@ -28,13 +28,13 @@ api_keys = sa.Table(
     sa.Column("scope", sa.String(40), nullable=True),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("prefix", sa.String(12), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UTC, nullable=False),
+    sa.Column("revoked_at", UTC, nullable=True),
 )
 api_audit = sa.Table(
     "api_audit", _meta,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UTC, nullable=False),
     sa.Column("key_id", sa.Integer, nullable=True),
     sa.Column("key_name", sa.String(100), nullable=True),
     sa.Column("method", sa.String(10), nullable=False),

@@ -75,7 +75,7 @@ def create(role: str = typer.Option(..., help=f"One of: {', '.join(ROLES)}"),
 def list_keys(config: Optional[str] = ConfigOpt) -> None:
     """List keys (never the keys themselves: their first characters only)."""
     for k in KeyStore(_settings(config).state_url).list():
-        typer.echo(json.dumps(k, default=str, ensure_ascii=False))
+        typer.echo(json.dumps(k, default=lambda v: v.isoformat(), ensure_ascii=False))
 
 
 @keys_app.command("revoke")

@@ -2,10 +2,33 @@
 ecological-flow targets): ``sqlite:///path`` or ``postgresql://...``."""
 from __future__ import annotations
 
+from datetime import timezone
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .settings import SettingsError, mask_url
+
+
+class UTC(sa.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state database")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else \
+            value.astimezone(timezone.utc)
 
 
 def make_engine(url: str) -> Engine:
