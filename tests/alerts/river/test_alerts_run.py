@@ -1,0 +1,154 @@
+"""`fenwei alerts run` as an operator starts it: the standalone service wires the edge status
+board and the audited target table, so the liveness and eco-flow rules work outside the demo.
+Real Mosquitto, InfluxDB (store), PostgreSQL (state), a real edge agent, a real HTTP receiver."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from alerts.ecoflow import TargetStore
+from core.store import open_store
+from core.timeutil import CST
+from core.wire import Reading
+from edge.agent import EdgeAgent, parse_config
+
+SITE = ["SIM-TONGCH-01", "SIM-TONGCH-02"]
+RULES = """
+[[rule]]
+id = "ecoflow-daily"
+type = "ecoflow"
+kind = "river.ecoflow"
+sections = ["huaxian"]
+every = "2s"
+
+[[rule]]
+id = "site-offline"
+type = "site_offline"
+kind = "liveness.site_offline"
+level = "yellow"
+every = "1s"
+"""
+
+
+class Receiver:
+    """A tiny webhook receiver: every POSTed JSON body, in arrival order."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.cond:
+                    outer.bodies.append(json.loads(body))
+                    outer.cond.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, pred, timeout: float) -> list[dict]:
+        """The bodies matching ``pred`` (a body -> bool) once there is at least one."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                hits = [b for b in self.bodies if pred(b)]
+                left = deadline - time.monotonic()
+                if hits or left <= 0:
+                    return hits
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def _agent(tmp_path, mqtt_url: str) -> EdgeAgent:
+    cfg = parse_config({
+        "agent_id": "gw-tongchuan-cli", "data_dir": str(tmp_path / "agent"),
+        "hj212": {"host": "127.0.0.1", "port": 0}, "sl651": {"host": "127.0.0.1", "port": 0},
+        "mqtt": {"status_interval_s": 1.0, "backoff_initial_s": 0.2, "backoff_max_s": 1.0,
+                 "client_id_prefix": f"cli{time.time_ns() % 10**9}"},
+        "devices": [{"protocol": "hj212", "station": s, "mn": f"MN{i:022d}", "password": "123456"}
+                    for i, s in enumerate(SITE)]})
+    return EdgeAgent(cfg, mqtt_url=mqtt_url)
+
+
+def _huaxian_days(store, catalogue, q: float, days: int = 3) -> None:
+    """Hourly valid discharge ``q`` at Huaxian for the last ``days`` completed CST days."""
+    today = datetime.now(timezone.utc).astimezone(CST).replace(hour=0, minute=0, second=0,
+                                                               microsecond=0)
+    city = catalogue.stations["huaxian"].city
+    store.write([Reading("huaxian", city, "hydro", today - timedelta(hours=h), "PT1H",
+                         {"discharge": q, "stage": 330.0}, {}) for h in range(1, 24 * days + 1)])
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _is(kind: str, event: str, subject: str):
+    return lambda b: (b["kind"], b["event"], b["subject"]["id"]) == (kind, event, subject)
+
+
+def test_alerts_run_wires_targets_and_edge_status(catalogue, mosquitto, influx_url, pg_url,
+                                                  receiver, tmp_path):
+    # an authorised change of the target table, in the service's state database: only a
+    # service that reads this table (not the packaged 12 m³/s) sees 20 m³/s as red
+    TargetStore(pg_url, catalogue).set({"section": "huaxian", "valid_from": "2020-01-01",
+                                        "target_m3s": 50.0, "source": "raised (test)"},
+                                       who="test")
+    _huaxian_days(open_store(influx_url, catalogue), catalogue, 20.0)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES, encoding="utf-8")
+    agent = _agent(tmp_path, mosquitto.url)
+    agent.start()
+    env = {**os.environ, "FENWEI_MQTT_URL": mosquitto.url, "FENWEI_STORE_URL": influx_url,
+           "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "alerts", "run", "--rules", str(rules),
+         "--state-url", pg_url, "--notify-webhook", receiver.url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    try:
+        (red,) = receiver.wait_for(_is("river.ecoflow", "issued", "section:huaxian"), 90)[:1]
+        assert red["level"] == "red"
+        ev = red["evidence"]
+        assert (ev["target_m3s"], ev["target_source"]) == (50.0, "raised (test)")
+        assert ev["q_mean_m3s"] == pytest.approx(20.0)
+
+        time.sleep(3)             # let a few status rounds reach the service's board
+        assert not receiver.wait_for(lambda b: b["kind"].startswith("liveness."), 0)
+        agent.stop()              # clean stop: the agent's status says offline
+        offline = receiver.wait_for(_is("liveness.site_offline", "issued",
+                                        "site:gw-tongchuan-cli"), 60)
+        assert offline and offline[0]["evidence"]["stations"] == SITE
+        assert offline[0]["subject"]["cities"] == ["tongchuan"]
+        agent = _agent(tmp_path, mosquitto.url)
+        agent.start()             # restart: online again, the alert is lifted
+        assert receiver.wait_for(_is("liveness.site_offline", "lifted",
+                                     "site:gw-tongchuan-cli"), 60)
+        sites = {b["alert_id"] for b in receiver.bodies if b["kind"] == "liveness.site_offline"}
+        assert len(sites) == 1    # one alert for the site, not one per device
+    finally:
+        agent.stop()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "alerts: running" in out and "alerts: stopped" in out
