@@ -33,7 +33,7 @@ class ScenarioChain:
         self.sim.scenario = self.sim.scenario.with_devices(realtime_interval_s=0,
                                                            minute_interval_s=0)
         self.clock = SimClock(self.sim.start.timestamp(), speed)
-        self.now = self.clock.now_threadsafe
+        self._held: float | None = None
         self.agents: dict[str, object] = {}
         self.ingest = None
         self.report = None
@@ -94,6 +94,12 @@ class ScenarioChain:
             self.error = exc
             log.exception("simulator stopped with an error")
 
+    def now(self) -> float:
+        """Simulated epoch seconds; held where it stood once the period is over and stored
+        (nothing more will arrive, so the rules must not read the silence as an outage)."""
+        held = self._held
+        return self.clock.now_threadsafe() if held is None else held
+
     # -- progress ------------------------------------------------------------------------
     @property
     def sim_done(self) -> bool:
@@ -110,7 +116,11 @@ class ScenarioChain:
         if not self.sim_done or self.queued():
             return False
         s = self.ingest.stats()
-        return s["buffered_readings"] == 0 and s["stored"] >= self.published()
+        if s["buffered_readings"] == 0 and s["stored"] >= self.published():
+            if self._held is None:
+                self._held = self.clock.now_threadsafe()
+            return True
+        return False
 
     # -- stop, source first --------------------------------------------------------------
     def stop(self) -> None:

@@ -152,6 +152,9 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
         finished = await _summary(source, stop)
         if finished:
             await asyncio.to_thread(jobs.final)
+            if span is None and scenario != GENERATOR:   # no --duration: serve until Ctrl-C
+                _say("serving until Ctrl-C (simulated clock held at the end of the period)")
+                await stop.wait()
     finally:
         t0 = time.monotonic()
         source.stop()                    # source first
