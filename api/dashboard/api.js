@@ -62,6 +62,10 @@ export async function getOptional(path, params, fallback = null) {
   }
 }
 
+/** The alert service's notification events (alerts/_lifecycle.py), plus unnamed frames. */
+export const EVENT_NAMES = ["message", "issued", "updated", "escalated", "renotified",
+  "acknowledged", "lifted", "resolved", "cancelled"];
+
 /**
  * Follow /events (text/event-stream) with ?key=, since EventSource cannot send headers.
  * Calls onEvent(json) per message and onState("live"|"polling") as the link changes; when the
@@ -75,11 +79,14 @@ export function followEvents(onEvent, onState, retryMs = 30000) {
     if (stopped || !getKey()) return;
     source = new EventSource(`/events?key=${encodeURIComponent(getKey())}`);
     source.onopen = () => onState("live");
-    source.onmessage = (msg) => {
+    const handle = (msg) => {
       let data = null;
       try { data = JSON.parse(msg.data); } catch { return; }
       onEvent(data);
     };
+    // the server names each frame after the alert event ("event: issued"), and a named
+    // event never reaches onmessage: listen to every name the alert service sends
+    for (const name of EVENT_NAMES) source.addEventListener(name, handle);
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) {   // refused (404, 401...): poll instead
         onState("polling");

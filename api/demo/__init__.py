@@ -31,11 +31,15 @@ def demo(
     stations: Optional[int] = typer.Option(None, min=1, help="Cap the number of stations."),
     notify_webhook: Optional[str] = typer.Option(None, help="Exercise recipient receiving "
                                                             "every notification."),
+    forecast_model: bool = typer.Option(True, help="Train a forecast model at start (takes a "
+                                                   "minute or more). Without it the warning "
+                                                   "rules grade persistence forecasts."),
 ) -> None:
     """Run the walking-skeleton demo."""
     opts = DemoOptions(api_port=api_port, mqtt_port=mqtt_port, data_dir=data_dir,
                        scenario=scenario, speed=speed, duration=duration, seed=seed,
-                       stations=stations, notify_webhook=notify_webhook)
+                       stations=stations, notify_webhook=notify_webhook,
+                       forecast_model=forecast_model)
     code = run_demo(opts)
     # Every part has been stopped and drained by now; worker threads that a library keeps
     # (non-daemon pools) must not hold the process open after Ctrl-C.

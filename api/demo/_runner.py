@@ -46,6 +46,7 @@ class DemoOptions:
     seed: int = 0
     stations: int | None = None
     notify_webhook: str | None = None
+    forecast_model: bool = True  # False: no model trained; the rules grade persistence
 
 
 def _demo_keys(keys: KeyStore, data_dir: Path) -> Path:
@@ -123,7 +124,7 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
                           f"mqtt://127.0.0.1:{mqtt_port}", source.now, opts.notify_webhook,
                           targets=targets, speed=opts.speed)
     alerts = alerting.svc
-    forecasts = source.forecasts(store, cat, data_dir)
+    forecasts = source.forecasts(store, cat, data_dir) if opts.forecast_model else None
     jobs = DerivedJobs(store, cat, source.now, alerts=alerts, forecasts=forecasts)
     jobs.start()
     app = create_app(store, cat, keys, targets=targets, alert_service=alerts,

@@ -65,6 +65,14 @@ def _iso(v):
     return v.isoformat() if isinstance(v, datetime) else v
 
 
+def _expires(ev: dict):
+    """When a warning is expected to end: an explicit ``expires_at``, a prompt's
+    ``valid_until``, a city warning's forecast episode ``end`` or a regional ``window`` end."""
+    window = ev.get("window") if isinstance(ev.get("window"), dict) else {}
+    return (ev.get("expires_at") or ev.get("valid_until") or ev.get("end")
+            or window.get("end"))
+
+
 def _public(a: dict) -> dict:
     ev = a.get("evidence") or {}
     return {"id": a["id"], "rule": a["rule_id"], "kind": a["kind"], "level": a["level"],
@@ -73,7 +81,7 @@ def _public(a: dict) -> dict:
             "retrospective": a["retrospective"], "title_zh": ev.get("title_zh", a["kind"]),
             "title_en": ev.get("title_en", a["kind"]), "opened_at": _iso(a["opened_at"]),
             "observed_at": _iso(a["observed_at"]), "resolved_at": _iso(a["resolved_at"]),
-            "expires_at": _iso(ev.get("expires_at")), "acknowledged_by": a["ack_by"],
+            "expires_at": _iso(_expires(ev)), "acknowledged_by": a["ack_by"],
             "acknowledged_at": _iso(a["ack_at"]), "escalation_step": a["escalation_step"]}
 
 
