@@ -1,12 +1,14 @@
 """Historical series: raw readings with flags, or 1 h / 1 d aggregates; JSON or CSV."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from core.timeutil import CST
 
@@ -47,6 +49,77 @@ def records(df: pd.DataFrame) -> list[dict]:
     if "time" in df:
         df["time"] = df["time"].dt.tz_convert(CST).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
     return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def rows_json(df: pd.DataFrame) -> str:
+    """The rows of ``df`` as a JSON array of objects, equal to ``json.dumps(records(df))``
+    but built a column at a time: a station-year (8,760 rows x 16 columns) takes ~20 ms
+    where ``records`` and ``json.dumps`` took ~100 ms, all of it holding the GIL that the
+    server's other requests wait on."""
+    if df.empty:
+        return "[]"
+    cols, keys = [], []
+    for name in df.columns:
+        cols.append(_json_column(df[name], is_time=name == "time"))
+        keys.append(json.dumps(str(name), ensure_ascii=False).replace("%", "%%") + ":%s")
+    row = "{" + ",".join(keys) + "}"
+    return "[" + ",".join([row % r for r in zip(*cols)]) + "]"
+
+
+def _json_column(col: pd.Series, is_time: bool) -> list[str]:
+    if is_time and isinstance(col.dtype, pd.DatetimeTZDtype):
+        utc = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        cst = utc.astype("datetime64[s]") + np.timedelta64(8, "h")
+        text = ['"%s+08:00"' % t for t in np.datetime_as_string(cst, unit="s").tolist()]
+        return _nulls(text, col.isna().to_numpy())
+    if pd.api.types.is_bool_dtype(col.dtype) and not col.hasnans:
+        return ["true" if v else "false" for v in col.tolist()]
+    if pd.api.types.is_integer_dtype(col.dtype) and not col.hasnans:
+        return list(map(str, col.tolist()))
+    if pd.api.types.is_float_dtype(col.dtype):
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+        return _nulls(list(map(repr, values.tolist())), ~np.isfinite(values))
+    return _objects(col.tolist())
+
+
+def _nulls(text: list[str], missing: np.ndarray) -> list[str]:
+    for i in np.flatnonzero(missing).tolist():
+        text[i] = "null"
+    return text
+
+
+def _objects(values: list) -> list[str]:
+    memo: dict[str, str] = {}  # by str only: True == 1 == 1.0 would share an entry
+    out = []
+    for v in values:
+        if type(v) is str:
+            enc = memo.get(v)
+            if enc is None:
+                enc = memo[v] = json.dumps(v, ensure_ascii=False)
+        else:
+            enc = _one(v)
+        out.append(enc)
+    return out
+
+
+def _one(v) -> str:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
+        return "null"
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, datetime):
+        return json.dumps(v.isoformat())
+    return json.dumps(v, ensure_ascii=False)
+
+
+def json_response(head: dict, rows: str, tail: dict | None = None) -> Response:
+    """``{**head, "rows": <rows>, **tail}`` from an already encoded ``rows`` array."""
+    dumps = json.dumps
+    body = dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    body += (',"rows":' if head else '"rows":') + rows
+    for k, v in (tail or {}).items():
+        body += "," + dumps(k, ensure_ascii=False) + ":" + dumps(v, ensure_ascii=False)
+    return Response(body + "}", media_type="application/json")
 
 
 def _csv(df: pd.DataFrame, name: str) -> StreamingResponse:
@@ -108,10 +181,9 @@ def _series(cat, store, *, kind, stations, cities, params, start, end, every, by
         df = store.aggregate(kind, names, t0, t1, every=every, by=by, keys=keys)
     if format == "csv":
         return _csv(df, f"{kind}-{every}")
-    # JSONResponse directly: FastAPI's jsonable_encoder takes ~0.5 s on a station-year
-    return JSONResponse({"kind": kind, "every": every, "by": by, "start": t0.isoformat(),
-                         "end": t1.isoformat(), "count": len(df), "rows": records(df),
-                         **(extra or {})})
+    # encoded here: FastAPI's jsonable_encoder takes ~0.5 s on a station-year
+    return json_response({"kind": kind, "every": every, "by": by, "start": t0.isoformat(),
+                          "end": t1.isoformat(), "count": len(df)}, rows_json(df), extra)
 
 
 @router.get("/stations/{station_id}/series")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Sequence
 from urllib.parse import unquote, urlsplit, parse_qs
 
@@ -16,6 +17,7 @@ import pandas as pd
 
 from ..catalogue import Catalogue
 from ..wire import Reading
+from ._influx_csv import parse_csv, split_tags
 from ._lineproto import lines
 from ._port import (DEFAULT_MAX_ROWS, IDENT, agg_columns, check_bucket_bound, check_every,
                     check_query, finish_raw, to_utc)
@@ -46,12 +48,43 @@ class InfluxStore:
             self.org = parse_qs(parts.query).get("org", ["fenwei"])[0]
         elif parts.username:
             auth = (unquote(parts.username), unquote(parts.password or ""))
-        self._http = httpx.Client(base_url=self.base, auth=auth, headers=headers,
-                                  timeout=timeout, limits=httpx.Limits(max_connections=4))
+        self._client_args = dict(base_url=self.base, auth=auth, headers=headers,
+                                 timeout=timeout, limits=httpx.Limits(max_connections=1))
+        self._clients: dict[int, tuple[threading.Thread, httpx.Client]] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._closed = False
         if create_db and not self.v2:
             self.command(f'CREATE DATABASE "{self.db}"')
 
     # -- transport --------------------------------------------------------------------
+    @property
+    def _http(self) -> httpx.Client:
+        """This thread's client. One client shared by threads lost a connection under a
+        reader now and then (EBADF while reading a body, 200 threads): httpcore's pool
+        closed a connection it had just handed to another thread. A client per thread shares
+        nothing; clients of finished threads are closed when a new one is made."""
+        if self._closed:
+            raise StoreUnavailable("the InfluxDB store is closed")
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._new_client()
+        return client
+
+    def _new_client(self) -> httpx.Client:
+        me = threading.current_thread()
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable("the InfluxDB store is closed")
+            for ident, (thread, old) in list(self._clients.items()):
+                if not thread.is_alive():
+                    del self._clients[ident]
+                    old.close()
+            client = httpx.Client(**self._client_args)
+            self._clients[me.ident] = (me, client)
+        self._local.client = client
+        return client
+
     def _post(self, path: str, **kw) -> httpx.Response:
         try:
             resp = self._http.post(path, **kw)
@@ -102,6 +135,24 @@ class InfluxStore:
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise StoreUnavailable(f"InfluxDB at {self.base} unreachable: {exc}") from exc
 
+    def select_frame(self, q: str, strings=()) -> pd.DataFrame:
+        """Run an InfluxQL query (chunked), answered as CSV and parsed into one frame with
+        columns ``name``, ``tags``, ``time`` (epoch s) and the selected ones; ``strings``
+        name the columns kept as text."""
+        try:
+            with self._http.stream("POST", "/query", headers={"Accept": "application/csv"},
+                                   data={"q": q, "db": self.db, "epoch": "s",
+                                         "chunked": "true", "chunk_size": "20000"}) as resp:
+                body = resp.read()
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.base} unreachable: {exc}") from exc
+        if resp.status_code >= 500:
+            raise StoreUnavailable(f"InfluxDB answered {resp.status_code}")
+        if resp.status_code != 200:
+            raise QueryError(f"InfluxDB refused the query ({resp.status_code}): "
+                             f"{body[:300].decode('utf-8', 'replace')}")
+        return parse_csv(body, strings)
+
     @staticmethod
     def _series(doc: dict) -> list[dict]:
         out = []
@@ -132,9 +183,10 @@ class InfluxStore:
         q = check_query(self.cat, kind, stations, params, start, end)
         limit = min(limit or self.max_rows, self.max_rows)
         fields = ", ".join(f'"{p}", "{p}_flag"' for p in q.params)
-        df = self._frame(self.select(
+        text = ["city", "period", "station", *(f"{p}_flag" for p in q.params)]
+        df = self.select_frame(
             f'SELECT {fields}, "city", "period", "station" FROM "{kind}" '
-            f"WHERE {self._where(q, 'station')} LIMIT {limit + 1}"))
+            f"WHERE {self._where(q, 'station')} LIMIT {limit + 1}", text)
         if len(df) > limit:
             raise QueryTooLarge(f"more than {limit} rows; narrow the range or stations")
         return self._finish(df, q.params)
@@ -154,12 +206,13 @@ class InfluxStore:
                          f'max("{p}") AS "{p}_max", count("{p}") AS "{p}_count"'
                          for p in q.params)
         off = f", -{offset}s" if offset else ""
-        df = self._frame(self.select(
+        df = self.select_frame(
             f'SELECT {aggs} FROM "{kind}" WHERE {self._where(q, by)} '
-            f'GROUP BY time({width}s{off}), "{by}" fill(none)'))
+            f'GROUP BY time({width}s{off}), "{by}" fill(none)')
         cols = agg_columns(by, q.params)
         if df.empty:
             return pd.DataFrame({c: [] for c in cols})
+        df[by] = split_tags(df["tags"], [by])[by]
         df["time"] = to_utc(df["time"].astype("int64"))
         for p in q.params:
             df[f"{p}_count"] = df[f"{p}_count"].fillna(0).astype("int64")
@@ -208,8 +261,12 @@ class InfluxStore:
     def ping(self) -> bool:
         try:
             return self._http.get("/ping").status_code == 204
-        except httpx.HTTPError:
+        except (httpx.HTTPError, StoreUnavailable):
             return False
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            self._closed = True
+            clients, self._clients = self._clients, {}
+        for _, client in clients.values():
+            client.close()
