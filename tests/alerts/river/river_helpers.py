@@ -1,8 +1,13 @@
-"""Scenario data for the river and liveness tests: firmware_sim hourly truth into a store."""
+"""Helpers of the river and liveness tests: firmware_sim hourly truth into a store, and a tiny
+real HTTP webhook receiver."""
 from __future__ import annotations
 
+import json
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
@@ -55,3 +60,42 @@ def daily_truth(readings: list[Reading], station: str) -> dict:
 def at_cst(day, hour: int = 9) -> datetime:
     from core.timeutil import CST
     return datetime(day.year, day.month, day.day, hour, tzinfo=CST)
+
+
+class Receiver:
+    """A tiny webhook receiver: every POSTed JSON body, in arrival order."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.cond:
+                    outer.bodies.append(json.loads(body))
+                    outer.cond.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, pred, timeout: float) -> list[dict]:
+        """The bodies matching ``pred`` (a body -> bool) once there is at least one."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                hits = [b for b in self.bodies if pred(b)]
+                left = deadline - time.monotonic()
+                if hits or left <= 0:
+                    return hits
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        self.server.shutdown()

@@ -3,14 +3,11 @@ board and the audited target table, so the liveness and eco-flow rules work outs
 Real Mosquitto, InfluxDB (store), PostgreSQL (state), a real edge agent, a real HTTP receiver."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,6 +16,8 @@ from core.store import open_store
 from core.timeutil import CST
 from core.wire import Reading
 from edge.agent import EdgeAgent, parse_config
+
+from .river_helpers import Receiver
 
 SITE = ["SIM-TONGCH-01", "SIM-TONGCH-02"]
 RULES = """
@@ -36,45 +35,6 @@ kind = "liveness.site_offline"
 level = "yellow"
 every = "1s"
 """
-
-
-class Receiver:
-    """A tiny webhook receiver: every POSTed JSON body, in arrival order."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.cond = threading.Condition()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with outer.cond:
-                    outer.bodies.append(json.loads(body))
-                    outer.cond.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, pred, timeout: float) -> list[dict]:
-        """The bodies matching ``pred`` (a body -> bool) once there is at least one."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                hits = [b for b in self.bodies if pred(b)]
-                left = deadline - time.monotonic()
-                if hits or left <= 0:
-                    return hits
-                self.cond.wait(left)
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def _agent(tmp_path, mqtt_url: str) -> EdgeAgent:

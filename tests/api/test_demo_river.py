@@ -1,0 +1,176 @@
+"""spring-lowflow through `fenwei demo --notify-webhook URL`, run as a user would run it.
+
+The packaged spring-lowflow week with a recovery added (a flood wave from the head of the Wei
+on day 3 that reaches Huaxian on day 7), 8 days, river gauges only (the air loggers send no
+hourly data, to keep the run short): simulator -> SL 651 -> edge agents -> MQTT -> ingest ->
+DuckDB -> eco-flow rule -> webhook, and the reports through the HTTP API. The expected
+figures are computed here, by hand, from the hourly readings the API serves, and those are
+checked against the simulator's truth.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+from datetime import date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.timeutil import CST
+
+from ..alerts.river.river_helpers import Receiver
+from .test_demo import _read_until, _start
+
+TARGET = 12.0                 # Huaxian's packaged (placeholder) target, m³/s
+SEED, STATIONS, SPEED = 0, 21, 21600      # the first 21 stations include the Wei gauges
+FLOOD = """
+[[physics.hydro.floods]]
+at = "+3d"
+section = "linjiacun"
+peak_m3s = 100
+time_to_peak_h = 30
+"""
+
+
+def _scenario(tmp_path: Path) -> Path:
+    text = resources.files("firmware_sim").joinpath("scenarios", "spring-lowflow.toml") \
+        .read_text(encoding="utf-8")
+    for old, new in (('name = "spring-lowflow"', 'name = "spring-lowflow-recovery"'),
+                     ('duration = "7d"', 'duration = "8d"'),
+                     ("hourly = true", "hourly = false")):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / "spring-lowflow-recovery.toml"
+    path.write_text(text + FLOOD, encoding="utf-8")
+    return path
+
+
+def _daily_means(rows: list[dict]) -> dict[date, tuple[float, int]]:
+    """Hand computation: per CST day, the mean of the valid hourly discharges and their count."""
+    days: dict[date, list[float]] = {}
+    for r in rows:
+        if r["discharge"] is None or r.get("discharge_flag") not in (None, "N"):
+            continue
+        day = datetime.fromisoformat(r["time"]).astimezone(CST).date()
+        days.setdefault(day, []).append(r["discharge"])
+    return {d: (sum(v) / len(v), len(v)) for d, v in days.items()}
+
+
+def _truth(path: Path) -> dict[date, float]:
+    from firmware_sim import Simulation
+    frame = Simulation(str(path), seed=SEED, stations=STATIONS).hourly_frame("hydro")
+    g = frame[frame["station"] == "huaxian"]
+    out: dict[date, list[float]] = {}
+    for ts, q in zip(g["ts"], g["discharge"]):
+        out.setdefault(ts.astimezone(CST).date(), []).append(float(q))
+    return {d: sum(v) / len(v) for d, v in out.items()}
+
+
+def _huaxian(receiver: Receiver) -> list[dict]:
+    """Huaxian's eco-flow notifications to the water bureau (one copy each), in the order the
+    alert went through them (deliveries run in parallel, so arrival order may differ)."""
+    with receiver.cond:
+        return sorted((b for b in receiver.bodies if b["kind"] == "river.ecoflow" and
+                       b["subject"]["id"] == "section:huaxian" and
+                       b["recipient"]["id"] == "water-shaanxi"), key=lambda b: b["seq"])
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_spring_lowflow_through_the_demo_webhook_and_reports(tmp_path, receiver):
+    scenario = _scenario(tmp_path)
+    proc = _start(tmp_path, "--scenario", str(scenario), "--seed", str(SEED), "--stations",
+                  str(STATIONS), "--speed", str(SPEED), "--no-forecast-model",
+                  "--notify-webhook", receiver.url)
+    seen: list[str] = []
+    try:
+        api = _read_until(proc, r"^API: (http://\S+)", 90, seen).group(1)
+        keys = json.loads(Path(_read_until(proc, r"^Keys: (\S+)", 30, seen).group(1))
+                          .read_text())
+        _read_until(proc, r"^serving until Ctrl-C", 150, seen)
+        # drain the demo's output in the background, so it never blocks on a full pipe
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        auth = {"Authorization": f"Bearer {keys['inspector']}"}
+        rows = httpx.get(f"{api}/stations/huaxian/series", headers=auth, timeout=30, params={
+            "params": "discharge", "start": "2027-03-28T00:00:00+08:00",
+            "end": "2027-04-10T00:00:00+08:00"}).json()["rows"]
+        monday = httpx.get(f"{api}/ecoflow/monday", params={"day": "2027-04-05"},
+                           headers=auth, timeout=30).json()
+        compliance = httpx.get(f"{api}/ecoflow/compliance", params={"month": "2027-04"},
+                               headers=auth, timeout=30).json()
+        # the lifted notice is delivered after the final run; allow the dispatcher to catch up
+        assert receiver.wait_for(lambda b: b["kind"] == "river.ecoflow" and
+                                 b["event"] == "lifted" and
+                                 b["subject"]["id"] == "section:huaxian", 30), _huaxian(receiver)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, "".join(seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    means = _daily_means(rows)
+    days = [date(2027, 4, 1) + timedelta(days=i) for i in range(8)]
+    assert sorted(means) == days and all(n >= 20 for _, n in means.values())
+    truth = _truth(scenario)        # what the simulated river did (the gauges add their noise)
+    for d in days:
+        assert means[d][0] == pytest.approx(truth[d], rel=0.03), d
+    q = {d: means[d][0] for d in days}
+    # the shape this run relies on, by hand: two days in [0.8 T, T), a third below T, the
+    # flood above 1.2 T on the last two days
+    assert 0.8 * TARGET <= q[days[0]] < TARGET and 0.8 * TARGET <= q[days[1]] < TARGET
+    assert all(q[d] < TARGET for d in days[2:6])
+    assert q[days[6]] >= 1.2 * TARGET and q[days[7]] >= 1.2 * TARGET
+
+    # daily warnings, as delivered: yellow, then red on the third day below target, then
+    # lifted only after the second day back above target (hysteresis)
+    notes = _huaxian(receiver)
+    events = [(n["event"], n["level"]) for n in notes
+              if n["event"] in ("issued", "updated", "lifted")]
+    assert events[0] == ("issued", "yellow")
+    assert events[1] == ("updated", "red")
+    assert events[-1][0] == "lifted" and len({n["alert_id"] for n in notes}) == 1
+    assert notes[0]["evidence"]["day"] in (days[0].isoformat(), days[1].isoformat())
+    red = next(n for n in notes if n["event"] == "updated" and n["level"] == "red")
+    graded = {r["day"]: r["level"] for r in red["evidence"]["recent"]}
+    assert [graded[d.isoformat()] for d in days[:3]] == ["yellow", "yellow", "red"]
+    assert red["evidence"]["days_below_target"] >= 3
+    assert red["evidence"]["target_m3s"] == TARGET and red["evidence"]["target_placeholder"]
+    lifted = next(n for n in notes if n["event"] == "lifted")
+    recent = {r["day"]: r for r in lifted["evidence"]["recent"]}
+    assert lifted["evidence"]["day"] == days[7].isoformat()
+    assert recent[days[6].isoformat()]["level"] == "red"     # first day back: held
+    assert recent[days[7].isoformat()]["level"] == "clear"
+    assert not any(n["event"] == "lifted" and n["evidence"]["day"] == days[6].isoformat()
+                   for n in notes)
+
+    # the Monday list of 2027-04-05 (week Mar 29 .. Apr 4): no data before Apr 1
+    week = [d for d in days if d < date(2027, 4, 5)]
+    missed = [d for d in week if q[d] < TARGET]
+    (row,) = [r for r in monday if r["section"] == "huaxian"]
+    assert row["days_missed"] == len(missed) == 4
+    assert row["days_missed_list"] == ",".join(d.isoformat() for d in missed)
+    assert row["days_unknown"] == 3
+    assert row["deficit_m3"] == pytest.approx(sum((TARGET - q[d]) * 86400 for d in missed),
+                                              rel=1e-9)
+    assert row["min_q_m3s"] == pytest.approx(min(q[d] for d in missed))
+
+    # monthly compliance, April 2027: days met over the month's 30 days (unknown = not met)
+    (mc,) = [r for r in compliance if r["section"] == "huaxian"]
+    met = sum(1 for d in days if q[d] >= TARGET)
+    assert (mc["days"], mc["met"], mc["missed"], mc["unknown"]) == (30, met, 8 - met, 22)
+    assert met == 2
+    assert mc["compliance_pct"] == round(100.0 * met / 30, 2)
+    assert mc["passes"] is False and mc["benchmark_pct"] == 90.0
+    assert mc["deficit_m3"] == pytest.approx(
+        sum((TARGET - q[d]) * 86400 for d in days if q[d] < TARGET), rel=1e-9)
+    assert not math.isnan(mc["compliance_pct"])
