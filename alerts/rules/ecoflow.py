@@ -123,7 +123,12 @@ class EcoflowRule(_TargetsMixin, PeriodicRule):
             ev["gauge_suspect"] = suspect.evidence()
             return Signal("insufficient", now, None, ev)
         if last.level == "clear":
-            return Signal("insufficient" if last.raw is None else "clear", now, None, ev)
+            # trailing unknown days hold the level like any other: a section whose last known
+            # days lowered it to clear (hysteresis done) is clear; never without a known day
+            known = [g for g in grades if g.raw is not None]
+            if last.raw is None and known:
+                ev["last_known_day"] = known[-1].day.isoformat()
+            return Signal("clear" if known else "insufficient", now, None, ev)
         return Signal("firing", now, last.level, ev)
 
 

@@ -151,3 +151,26 @@ def test_forecast_low_flow_raises_an_expected_below_target_notice(make_service, 
     _forecast(store, APR[1], [0.1, 0.2, 0.3])         # the next issue: no longer expected
     svc.run_periodic()
     assert open_alerts(svc, "eco-fc") == []
+
+
+@pytest.mark.parametrize("data_until,lifted", [(APR[12], True), (APR[9], False)],
+                         ids=["recovered, then silent: lifted", "silent while red: held"])
+def test_trailing_unknown_days_hold_the_level(make_service, catalogue, targets, readings,
+                                              data_until, lifted):
+    """Days without data after the last known one hold the level: a recovery completed
+    before the data stopped lifts the alert, silence alone never does."""
+    store = open_store("duckdb://:memory:", catalogue)
+    store.write([r for r in readings if r.ts < at_cst(data_until, 0)])
+    clock = ManualClock(at_cst(APR[1]))
+    svc = make_service([RULE], store, clock, targets=targets)
+    assert _run_days(svc, clock, APR[1:9])[APR[8]] == "red"
+    clock.set(at_cst(APR[13] + timedelta(days=2)))   # Apr 16: the last 3+ days unknown
+    svc.run_periodic("ecoflow-daily")
+    (alert,) = [a for a in svc.alerts(rule_id="ecoflow-daily")
+                if a["subject"] == "section:huaxian"]
+    if lifted:
+        assert alert["state"] == "resolved"
+        last = svc.audit(alert["id"])[-1]["evidence"]
+        assert last["last_known_day"] == APR[11].isoformat() and last["q_mean_m3s"] is None
+    else:
+        assert alert["open"] and alert["level"] == "red"
