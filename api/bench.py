@@ -5,8 +5,9 @@ hourly PM2.5, PM10, SO2, NO2, CO and O3 for ``stations`` air stations (the catal
 ``BENCH-nnn`` ids spread over the 17 cities; the store only checks identifier syntax), from
 :func:`alerts.aqi.bench.synthetic_year`; daily AQI per station and per city derived once and
 written as ``aqi_daily``. The same data goes into a DuckDB file and a throwaway InfluxDB
-(:class:`core.localservers.InfluxDB`); each store is served by a real uvicorn on a loopback
-port and timed over HTTP (httpx, keep-alive):
+(:class:`core.localservers.InfluxDB`); each store is served by the API in its own process
+(one uvicorn, as ``fenwei api run`` serves it) on a loopback port, and timed over HTTP
+from this process (httpx, keep-alive):
 
 * ``station_year_ms``: ``GET /stations/{id}/series`` of one station, six pollutants, raw
   hourly values over the year (8,760 rows with flags, JSON); median of 5 after a warm-up.
@@ -14,7 +15,8 @@ port and timed over HTTP (httpx, keep-alive):
   ``GET /aqi/history?scope=city&period=daily`` (365 rows each); median of 3 rounds.
 * ``p99_ms_50_readers``: 50 threads, one client each, start together and send 20 requests
   each, cycling through a dashboard-like mix (a station's last 7 days raw; a city's daily AQI
-  over 30 days; a city's daily PM2.5 aggregate over 30 days); p99 of the 1,000 latencies.
+  over 30 days; a city's daily PM2.5 aggregate over 30 days); p99 of the 1,000 latencies,
+  and the server process's CPU time per request over that phase.
 
 Top-level ``station_year_ms``, ``city_daily_year_ms`` and ``p99_ms_50_readers`` are the
 DuckDB figures; ``influxdb_*`` the InfluxDB ones; ``duckdb`` / ``influxdb`` hold everything.
@@ -22,7 +24,10 @@ DuckDB figures; ``influxdb_*`` the InfluxDB ones; ``duckdb`` / ``influxdb`` hold
 from __future__ import annotations
 
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -110,27 +115,58 @@ def _load(store, frame, ids, aqi, influx: bool) -> float:
 
 
 class _Server:
-    """A real uvicorn serving ``app`` on a free loopback port, in a thread."""
+    """The API as it runs in production (``fenwei api run``: one uvicorn process) on a free
+    loopback port, over the store at ``store_url``. Its own process: client threads in the
+    server's interpreter would take turns with it for the GIL and be counted as its
+    latency."""
 
-    def __init__(self, app) -> None:
-        import uvicorn
+    def __init__(self, store_url: str, keys_url: str) -> None:
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, name="bench-api", daemon=True)
+        self.argv = [sys.executable, "-m", "api.bench", "--serve", store_url, keys_url,
+                     str(self.port), str(END.timestamp())]
+        self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
+    def __enter__(self) -> "_Server":
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        self.base = base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.__exit__()
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.1)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far (user + system)."""
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _serve(store_url: str, keys_url: str, port: int, now: float) -> None:
+    """The server process of :class:`_Server` (``python -m api.bench --serve ...``)."""
+    import uvicorn
+    cat = load_catalogue()
+    store = open_store(store_url, cat)
+    app = create_app(store, cat, KeyStore(keys_url), limiter=RateLimiter(1e9, 1e9),
+                     clock=lambda: now)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    finally:
+        store.close()
 
 
 def _get(client: httpx.Client, path: str, params: dict) -> float:
@@ -198,36 +234,41 @@ def _readers(base: str, headers: dict, stations: list[str], cities: list[str],
             "requests_per_s_50_readers": round(len(lat) / wall, 1)}
 
 
-def _measure(store, cat, keys: KeyStore, token: str, ids: dict[str, str], seed: int) -> dict:
-    app = create_app(store, cat, keys, limiter=RateLimiter(1e9, 1e9),
-                     clock=lambda: END.timestamp())
+def _measure(store_url: str, cat, keys_url: str, token: str, ids: dict[str, str],
+             seed: int) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
     station = next(iter(ids))  # a catalogue station: the API refuses unknown ids
     real = [s for s in ids if s in cat.stations]
-    with _Server(app) as base, httpx.Client(base_url=base, headers=headers,
-                                            timeout=120) as client:
+    with _Server(store_url, keys_url) as server, \
+            httpx.Client(base_url=server.base, headers=headers, timeout=120) as client:
         station_ms, rows = _station_year(client, station)
         city_ms = _city_daily_year(client, sorted(cat.cities))
-        load = _readers(base, headers, real, sorted(cat.cities), seed)
+        cpu = server.cpu_s()
+        load = _readers(server.base, headers, real, sorted(cat.cities), seed)
+        cpu = server.cpu_s() - cpu
     return {"station_year_ms": round(station_ms, 1), "station_year_rows": rows,
-            "city_daily_year_ms": round(city_ms, 1), **load}
+            "city_daily_year_ms": round(city_ms, 1), **load,
+            "server_cpu_ms_per_request_50_readers": round(cpu * 1000 / (READERS * PER_READER),
+                                                          1)}
 
 
-def _one_store(kind: str, work: Path, cat, frame, ids, aqi, keys, token, seed) -> dict:
+def _one_store(kind: str, work: Path, cat, frame, ids, aqi, keys_url, token, seed) -> dict:
     if kind == "duckdb":
-        store = open_store(f"duckdb://{work / 'bench.duckdb'}", cat)
-        load_s = _load(store, frame, ids, aqi, influx=False)
+        url = f"duckdb://{work / 'bench.duckdb'}"
+        store = open_store(url, cat)
         try:
-            return {"load_s": round(load_s, 1), **_measure(store, cat, keys, token, ids, seed)}
+            load_s = _load(store, frame, ids, aqi, influx=False)
         finally:
-            store.close()
+            store.close()  # one process at a time may open a DuckDB file
+        return {"load_s": round(load_s, 1), **_measure(url, cat, keys_url, token, ids, seed)}
     with InfluxDB(work / "influxdb") as server:
-        store = open_store(server.store_url("bench"), cat)
-        load_s = _load(store, frame, ids, aqi, influx=True)
+        url = server.store_url("bench")
+        store = open_store(url, cat)
         try:
-            return {"load_s": round(load_s, 1), **_measure(store, cat, keys, token, ids, seed)}
+            load_s = _load(store, frame, ids, aqi, influx=True)
         finally:
             store.close()
+        return {"load_s": round(load_s, 1), **_measure(url, cat, keys_url, token, ids, seed)}
 
 
 def run_bench(stations: int = 200, seed: int = 0,
@@ -243,11 +284,11 @@ def run_bench(stations: int = 200, seed: int = 0,
                  "prepare_s": round(time.perf_counter() - t, 1)}
     with tempfile.TemporaryDirectory(prefix="fenwei-bench-api-") as tmp:
         work = Path(tmp)
-        keys = KeyStore(f"sqlite:///{work / 'keys.db'}")
-        token = keys.create("bench", "inspector")[1]
+        keys_url = f"sqlite:///{work / 'keys.db'}"
+        token = KeyStore(keys_url).create("bench", "inspector")[1]
         for kind in stores:
             try:
-                out[kind] = _one_store(kind, work, cat, frame, ids, aqi, keys, token, seed)
+                out[kind] = _one_store(kind, work, cat, frame, ids, aqi, keys_url, token, seed)
             except ServerError as exc:
                 out[kind] = {"error": f"InfluxDB could not start: {exc}"[:300]}
     for kind in stores:
@@ -259,5 +300,8 @@ def run_bench(stations: int = 200, seed: int = 0,
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import json
-    print(json.dumps(run_bench(), indent=1))
+    if sys.argv[1:2] == ["--serve"]:
+        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    else:
+        import json
+        print(json.dumps(run_bench(), indent=1))

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from alerts.aqi import category_of
 
 from ..deps import Cat, Reader, StoreDep
-from .series import _range, records
+from .series import _range, json_response, rows_json
 
 router = APIRouter(tags=["aqi"])
 COLS = ["time", "station", "scope", "aqi", "level", "category", "primary", "exceeding",
@@ -24,13 +24,12 @@ def _now(request: Request) -> datetime:
 
 def _decorate(df: pd.DataFrame) -> pd.DataFrame:
     df = df[[c for c in COLS if c in df.columns]].copy()
-    for col in ("colour", "category_zh", "category_en"):
-        df[col] = None
-    for i, aqi in df["aqi"].items() if "aqi" in df else ():
-        cat = category_of(int(aqi)) if pd.notna(aqi) else None
-        if cat is not None:
-            df.at[i, "colour"], df.at[i, "category_zh"], df.at[i, "category_en"] = \
-                cat.colour, cat.zh, cat.en
+    values = df["aqi"].tolist() if "aqi" in df else [None] * len(df)
+    # one category lookup per distinct AQI: a city-year is 365 rows
+    cats = {v: category_of(int(v)) for v in set(values) if pd.notna(v)}
+    for col, attr in (("colour", "colour"), ("category_zh", "zh"), ("category_en", "en")):
+        df[col] = pd.Series([getattr(cats[v], attr) if pd.notna(v) and cats[v] is not None
+                             else None for v in values], index=df.index, dtype="object")
     return df.rename(columns={"station": "id"})
 
 
@@ -44,7 +43,7 @@ def aqi_current(request: Request, store: StoreDep, _: Reader,
     if df.empty or "aqi" not in df:
         return []
     df = df.sort_values("time").groupby("station", as_index=False).tail(1)
-    return records(_decorate(df).sort_values("id"))
+    return Response(rows_json(_decorate(df).sort_values("id")), media_type="application/json")
 
 
 @router.get("/aqi/history")
@@ -58,6 +57,6 @@ def aqi_history(cat: Cat, store: StoreDep, _: Reader, id: str,
         raise HTTPException(404, f"unknown {scope} {id!r}")
     t0, t1 = _range(start, end)
     df = store.read_frame(f"aqi_{period}", t0, t1, {"scope": [scope], "station": [id]})
-    rows = records(_decorate(df)) if not df.empty and "aqi" in df else []
-    return {"id": id, "scope": scope, "period": period, "start": t0.isoformat(),
-            "end": t1.isoformat(), "rows": rows}
+    rows = rows_json(_decorate(df)) if not df.empty and "aqi" in df else "[]"
+    return json_response({"id": id, "scope": scope, "period": period,
+                          "start": t0.isoformat(), "end": t1.isoformat()}, rows)

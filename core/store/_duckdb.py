@@ -17,7 +17,8 @@ from .errors import QueryError, QueryTooLarge, StoreError
 
 
 class DuckDBStore:
-    """A file (or ``:memory:``) store; thread-safe through one lock around one connection."""
+    """A file (or ``:memory:``) store; thread-safe: writes hold one lock, reads each take their
+    own cursor."""
 
     def __init__(self, path: str | Path, catalogue: Catalogue, *,
                  max_rows: int = DEFAULT_MAX_ROWS) -> None:
@@ -92,12 +93,15 @@ class DuckDBStore:
 
     # -- queries ----------------------------------------------------------------------
     def _query(self, sql: str, args: list) -> pd.DataFrame:
-        with self._lock:
-            try:
-                with self._db.cursor() as cur:
-                    return cur.execute(sql, args).df()
-            except duckdb.Error as exc:
-                raise QueryError(f"DuckDB query failed: {exc}") from exc
+        # the lock guards the connection, not the read: a cursor is its own connection to
+        # the same database, so readers run (and build frames) side by side
+        try:
+            with self._lock:
+                cur = self._db.cursor()
+            with cur:
+                return cur.execute(sql, args).df()
+        except duckdb.Error as exc:
+            raise QueryError(f"DuckDB query failed: {exc}") from exc
 
     def raw(self, kind, stations, params, start, end, *, limit=None) -> pd.DataFrame:
         q = check_query(self.cat, kind, stations, params, start, end)
@@ -110,7 +114,7 @@ class DuckDBStore:
                          f" ORDER BY station, period, ts LIMIT {limit + 1}", args)
         if len(df) > limit:
             raise QueryTooLarge(f"more than {limit} rows; narrow the range or stations")
-        return self._finish(df, q.params)
+        return self._finish(df, q.params, ordered=True)
 
     def _where(self, q, key: str) -> tuple[str, list]:
         where, args = "ts >= ? AND ts < ?", [q.start, q.end]
@@ -119,9 +123,9 @@ class DuckDBStore:
             args += list(q.keys)
         return where, args
 
-    def _finish(self, df: pd.DataFrame, params) -> pd.DataFrame:
+    def _finish(self, df: pd.DataFrame, params, ordered: bool = False) -> pd.DataFrame:
         df.insert(0, "time", to_utc(df.pop("ts")))
-        return finish_raw(df, params)
+        return finish_raw(df, params, ordered=ordered)
 
     def aggregate(self, kind, params, start, end, *, every="1h", by="station", keys=None):
         width, offset = check_every(every, by)
@@ -165,8 +169,9 @@ class DuckDBStore:
     def read_frame(self, measurement, start: datetime, end: datetime, where=None):
         from ._derived import duck_read_frame
         with self._lock:
-            with self._db.cursor() as cur:
-                return duck_read_frame(cur, measurement, start, end, where, self.max_rows)
+            cur = self._db.cursor()
+        with cur:
+            return duck_read_frame(cur, measurement, start, end, where, self.max_rows)
 
     def ping(self) -> bool:
         return True

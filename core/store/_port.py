@@ -115,18 +115,31 @@ def raw_columns(params: Sequence[str]) -> list[str]:
     return cols
 
 
-def finish_raw(df: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
-    """Normalise a raw frame: N for flagless values, sorted, fixed column order."""
+def finish_raw(df: pd.DataFrame, params: Sequence[str], *, ordered: bool = False
+               ) -> pd.DataFrame:
+    """Normalise a raw frame: N for flagless values, sorted, fixed column order.
+    ``ordered``: the rows already come sorted by station, period and time."""
     for p in params:
         if p not in df:
             df[p] = float("nan")
         flag = f"{p}_flag"
         if flag not in df:
             df[flag] = None
-        df[flag] = df[flag].where(df[p].isna() | df[flag].notna(), "N")
         df[p] = df[p].astype("float64")
+        unflagged = df[flag].isna() & df[p].notna()
+        if unflagged.any():
+            df[flag] = df[flag].astype("object").where(~unflagged, "N")
     df = df[raw_columns(params)]
-    return df.sort_values(["station", "period", "time"], kind="stable").reset_index(drop=True)
+    if not ordered and not _one_series_in_time_order(df):
+        df = df.sort_values(["station", "period", "time"], kind="stable")
+    return df.reset_index(drop=True)
+
+
+def _one_series_in_time_order(df: pd.DataFrame) -> bool:
+    if len(df) < 2:
+        return True
+    one = all((df[c].to_numpy() == df[c].iat[0]).all() for c in ("station", "period"))
+    return one and df["time"].is_monotonic_increasing
 
 
 def agg_columns(by: str, params: Sequence[str]) -> list[str]:
