@@ -8,8 +8,10 @@ export function isWarning(a) {
   return /warning|forecast|regional/.test(a.kind || "") || Boolean(a.expires_at);
 }
 
+/** Subjects without the alert service's type prefix ("city:xian" -> "xian"). */
 function subjects(a) {
-  return [].concat(a.subject ?? []).filter((s) => s !== null && s !== undefined && s !== "");
+  return [].concat(a.subject ?? []).filter((s) => s !== null && s !== undefined && s !== "")
+    .map((s) => String(s).replace(/^(city|station|section):/, ""));
 }
 
 /** City slugs an alert concerns: subjects that are cities, or the city of a station/section. */
@@ -40,6 +42,9 @@ export function canAck(a, me, cat) {
 
 function subjectText(a, cat) {
   return subjects(a).map((s) => {
+    if (s.startsWith("region:") && (a.cities || []).length) {  // a regional warning: its cities
+      return a.cities.map((c) => (cat.cities[c] ? nameOf(cat.cities[c]) : c)).join("、");
+    }
     if (cat.cities[s]) return nameOf(cat.cities[s]);
     if (cat.stations[s]) return `${s} ${cat.stations[s].name_zh}`;
     if (cat.sections[s]) return nameOf(cat.sections[s]);

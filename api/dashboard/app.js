@@ -4,7 +4,7 @@ import { alertCities, renderAlerts, renderWarnings, leftText } from "./alerts.js
 import { ecoflowOption, historyOption } from "./charts.js";
 import { applyStatic, initLang, lang, nameOf, setLang, t } from "./i18n.js";
 import { RegionMap } from "./map.js";
-import { cstText, debounce, HOUR } from "./util.js";
+import { cstText, debounce, HOUR, throttle } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -167,11 +167,12 @@ function setStream(s) {
   $("stream").className = `stream ${s}`;
 }
 
-const reloadAlerts = debounce(() => refreshAlerts().then(drawAlerts).catch(fail), 250);
-const reloadAqi = debounce(() => refreshAqi().then(drawMap).catch(fail), 2000);
+const reloadAlerts = throttle(() => refreshAlerts().then(drawAlerts).catch(fail), 1000);
+const reloadAqi = throttle(() => refreshAqi().then(drawMap).catch(fail), 5000);
 
 function onEvent(ev) {
   state.events.push(ev);
+  if (state.events.length > 1000) state.events.splice(0, state.events.length - 1000);  // a wall screen runs for weeks
   if (ev.alert_id) {
     state.flash.add(ev.alert_id);
     setTimeout(() => { state.flash.delete(ev.alert_id); drawAlerts(); }, 10000);

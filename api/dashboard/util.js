@@ -69,4 +69,16 @@ export function debounce(fn, ms) {
   };
 }
 
+/**
+ * Run ``fn`` once, ``ms`` after the first of a burst of calls: unlike a debounce, a steady
+ * stream of calls (a storm of alert events) cannot postpone it for ever.
+ */
+export function throttle(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    if (timer !== null) return;
+    timer = setTimeout(() => { timer = null; fn(...args); }, ms);
+  };
+}
+
 export { HOUR };

@@ -7,6 +7,7 @@ import os
 import logging
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -59,6 +60,14 @@ def _demo_keys(keys: KeyStore, data_dir: Path) -> Path:
     return path
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -109,7 +118,10 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
                 span: timedelta | None) -> int:
     cat = load_catalogue()
     mqtt_port = opts.mqtt_port or free_port()
-    api_port = opts.api_port or free_port()
+    # port 0: the API's socket is bound here, so no other process can take the port between
+    # picking it and listening on it
+    api_sock = _listen("127.0.0.1", 0) if not opts.api_port else None
+    api_port = api_sock.getsockname()[1] if api_sock else opts.api_port
     broker = make_broker(mqtt_port)
     await broker.start()
     await asyncio.to_thread(wait_port, mqtt_port)
@@ -131,7 +143,8 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
                      dead_letters_path=data_dir / "ingest-state.sqlite", clock=source.now)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=api_port, log_level="warning"))
-    api_thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
+    api_thread = threading.Thread(target=server.run, name="demo-api", daemon=True,
+                                  kwargs={"sockets": [api_sock] if api_sock else None})
     api_thread.start()
     while not server.started:
         if not api_thread.is_alive():

@@ -73,13 +73,23 @@ def _expires(ev: dict):
             or window.get("end"))
 
 
-def _public(a: dict) -> dict:
+def _titles(svc, a: dict) -> tuple[str, str]:
+    """The alert's titles: its evidence's, else its rule's (``title_zh``/``title_en``)."""
     ev = a.get("evidence") or {}
+    rule = getattr(getattr(svc, "rules", None), "rules", {}).get(a["rule_id"])
+    cfg = getattr(rule, "config", None)
+    return (ev.get("title_zh") or getattr(cfg, "title_zh", "") or a["kind"],
+            ev.get("title_en") or getattr(cfg, "title_en", "") or a["kind"])
+
+
+def _public(a: dict, svc=None) -> dict:
+    ev = a.get("evidence") or {}
+    title_zh, title_en = _titles(svc, a)
     return {"id": a["id"], "rule": a["rule_id"], "kind": a["kind"], "level": a["level"],
             "state": a["state"], "open": a["open"], "subject": a["subject"],
             "cities": a["cities"], "exercise": a["exercise"],
-            "retrospective": a["retrospective"], "title_zh": ev.get("title_zh", a["kind"]),
-            "title_en": ev.get("title_en", a["kind"]), "opened_at": _iso(a["opened_at"]),
+            "retrospective": a["retrospective"], "title_zh": title_zh,
+            "title_en": title_en, "opened_at": _iso(a["opened_at"]),
             "observed_at": _iso(a["observed_at"]), "resolved_at": _iso(a["resolved_at"]),
             "expires_at": _iso(_expires(ev)), "acknowledged_by": a["ack_by"],
             "acknowledged_at": _iso(a["ack_at"]), "escalation_step": a["escalation_step"]}
@@ -91,8 +101,9 @@ def list_alerts(request: Request, _: Reader, state: Literal["open", "all"] = "op
                 since: datetime | None = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
     """Alerts, newest first, filtered by city, level, kind and time."""
-    rows = _svc(request).alerts(open_only=state == "open")
-    out = [_public(a) for a in rows
+    svc = _svc(request)
+    rows = svc.alerts(open_only=state == "open")
+    out = [_public(a, svc) for a in rows
            if (city is None or city in (a["cities"] or []))
            and (level is None or a["level"] == level) and (kind is None or a["kind"] == kind)
            and (since is None or a["opened_at"] >= since)]
@@ -105,7 +116,7 @@ def get_alert(alert_id: str, request: Request, _: Reader) -> dict:
     svc = _svc(request)
     a = _get(svc, alert_id)
     audit = [{k: _iso(v) for k, v in r.items()} for r in svc.audit(alert_id)]
-    return {**_public(a), "evidence": a["evidence"], "audit": audit}
+    return {**_public(a, svc), "evidence": a["evidence"], "audit": audit}
 
 
 @router.post("/alerts/{alert_id}/ack")
