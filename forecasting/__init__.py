@@ -11,7 +11,7 @@ from ._air import AirModel, DayForecast
 from ._backtest import BacktestResult, format_table, run_backtest
 from ._flow import PLACEHOLDER_TARGETS, FlowForecast, FlowModel
 from ._interface import (BASELINE_ID, CityForecast, latest_city_forecast,
-                         persistence_city_forecast)
+                         latest_city_forecasts, persistence_city_forecast)
 from ._met import MET_VARS, MetFeed, MetForecast, StoreMetFeed, issue_tag, write_met_forecast
 from ._registry import Registry, library_versions
 from ._schedule import build_scheduler
@@ -27,6 +27,7 @@ __all__ = [
     "ForecastSettings", "MET_VARS", "MetFeed", "MetForecast", "ModelIncompatible",
     "NoForecast", "PLACEHOLDER_TARGETS", "Registry", "RegistryError", "StoreMetFeed",
     "build_scheduler", "format_table", "issue_tag", "latest_city_forecast",
+    "latest_city_forecasts",
     "library_versions", "mae", "persistence_city_forecast", "pinball", "rmse", "run_backtest",
     "skill", "write_met_forecast",
 ]

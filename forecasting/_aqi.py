@@ -6,8 +6,6 @@ substitute). A window with a missing indicator has no AQI (NaN), never a low one
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
@@ -24,10 +22,14 @@ _FROM = np.array([np.iinfo(np.int64).min if e.valid_from is None
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
-    """Mean over axis 1 ignoring NaN; all-NaN rows give NaN without a RuntimeWarning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(a, axis=1)
+    """Mean over axis 1 ignoring NaN; all-NaN rows give NaN. No warnings machinery: the
+    warning filters are process-wide and not thread-safe to toggle."""
+    ok = ~np.isnan(a)
+    n = ok.sum(axis=1)
+    total = np.where(ok, a, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
 
 def edition_of(ts) -> np.ndarray:
     """Edition positions for window starts (anything pd.DatetimeIndex accepts)."""

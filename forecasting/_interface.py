@@ -1,6 +1,7 @@
 """What the warning rules consume: a city's latest forecast and its rolling-24 h AQI.
 
     fc = latest_city_forecast(store, "xian", now)         # the issued model forecast
+    fcs = latest_city_forecasts(store, ["xian", "weinan"], now)   # every city in two reads
     fc = persistence_city_forecast(store, "xian", now)    # same interface, persistence
     fc.hourly          # ts, lead_h, pm25_q10, pm25_q50, pm25_q90, ... (6 pollutants, 96 h)
     seq = fc.rolling_aqi()   # per forecast hour: the AQI of the 24 h ending with that hour
@@ -13,6 +14,8 @@ P(AQI > level) = max over pollutants of P(24 h indicator > its breakpoint) consi
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,8 +25,8 @@ import pandas as pd
 from ._aqi import TABLES, aqi, edition_of, iaqi, prob_aqi_above, window_indicators
 from ._air import default_spread
 from ._features import HORIZON_H
-from ._output import Q_COLS, pivot_air
-from ._panel import POLLUTANTS, floor_hour, load_air
+from ._output import Q_COLS, pivot_cities
+from ._panel import POLLUTANTS, floor_hour, from_long, hour_index
 from .errors import NoForecast
 
 BASELINE_ID = "baseline:persistence"
@@ -36,6 +39,7 @@ class CityForecast:
     model_id: str
     hourly: pd.DataFrame  # ts, lead_h, <p>_q10/_q50/_q90
     observed: pd.DataFrame = field(default_factory=pd.DataFrame)  # ts, <p>: 23 h before issue
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _series(self, qcol: str) -> dict[str, np.ndarray]:
         obs = self.observed.set_index("ts") if len(self.observed) else pd.DataFrame()
@@ -50,7 +54,12 @@ class CityForecast:
     def rolling_aqi(self, level: float = 200.0) -> pd.DataFrame:
         """Per forecast hour ``ts``: the AQI (q10/q50/q90) of the 24 h window ending with it
         (``window_start`` .. ``ts`` inclusive), its primary pollutant at the median, and
-        ``p_aqi_gt_<level>``."""
+        ``p_aqi_gt_<level>``. Computed once per level (treat the frames as read-only)."""
+        if level not in self._memo:
+            self._memo[level] = self._rolling_aqi(level)
+        return self._memo[level].copy()
+
+    def _rolling_aqi(self, level: float) -> pd.DataFrame:
         n = len(self.hourly)
         starts = np.arange(n)
         ind = {q: window_indicators(self._series(q), starts) for q in Q_COLS}
@@ -73,9 +82,19 @@ class CityForecast:
         return pd.Series(r[f"p_aqi_gt_{int(level)}"].to_numpy(), index=r["ts"], name="p")
 
 
+def _observed_all(store, cities: list[str], issue: datetime) -> dict[str, pd.DataFrame]:
+    """City hourly mean pollutants of the 24 h before ``issue``, one store read for all."""
+    index = hour_index(issue - timedelta(hours=24), issue)
+    df = store.aggregate("air", list(POLLUTANTS), index[0].to_pydatetime(),
+                         (index[-1] + pd.Timedelta(hours=1)).to_pydatetime(), every="1h",
+                         by="city", keys=list(cities))
+    panel = from_long(df, "city", POLLUTANTS, index, list(cities), suffix="_mean")
+    return {c: pd.DataFrame({"ts": index, **{p: panel.data[p][:, k] for p in POLLUTANTS}})
+            for k, c in enumerate(cities)}
+
+
 def _observed(store, city: str, issue: datetime) -> pd.DataFrame:
-    panel = load_air(store, [city], issue - timedelta(hours=24), issue)
-    return pd.DataFrame({"ts": panel.index, **{p: panel.data[p][:, 0] for p in POLLUTANTS}})
+    return _observed_all(store, [city], issue)[city]
 
 
 def latest_issue(store, kind: str, now: datetime, max_age: timedelta = timedelta(hours=36)):
@@ -91,16 +110,58 @@ def latest_city_forecast(store, city: str, now: datetime, *,
     """The newest stored forecast for ``city`` issued at or before ``now``.
 
     Raises :class:`NoForecast` when none was issued within ``max_age``."""
+    fcs = latest_city_forecasts(store, [city], now, max_age=max_age)
+    if city not in fcs:
+        raise NoForecast(f"the newest air forecast has no rows for {city}")
+    return fcs[city]
+
+
+class _IssueRows:
+    """The stored rows of the few newest issues, pivoted per city (an issue never changes
+    once written, so it is read once, not once per city and rule run)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict = OrderedDict()
+        self.size = size
+
+    def get(self, store, row) -> tuple[str, dict[str, pd.DataFrame]]:
+        issue = pd.Timestamp(row["time"]).to_pydatetime()
+        key = (id(store), str(row["issue"]), str(row.get("model_id", "")))
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is store:
+                self._items.move_to_end(key)
+                return hit[1]
+        df = store.read_frame("forecast_air", issue, issue + timedelta(hours=HORIZON_H),
+                              where={"issue": [row["issue"]]})
+        value = (str(df["model_id"].iloc[0]) if len(df) else "", pivot_cities(df))
+        with self._lock:
+            self._items[key] = (store, value)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+_ISSUES = _IssueRows()
+
+
+def latest_city_forecasts(store, cities: list[str], now: datetime, *,
+                          max_age: timedelta = timedelta(hours=36)) -> dict[str, CityForecast]:
+    """The newest stored forecast issued at or before ``now``, for each of ``cities`` it
+    covers (a city without rows in it is left out).
+
+    Raises :class:`NoForecast` when none was issued within ``max_age``."""
     row = latest_issue(store, "air", now, max_age)
     if row is None:
         raise NoForecast(f"no air forecast issued in the {max_age} before {now.isoformat()}")
     issue = pd.Timestamp(row["time"]).to_pydatetime()
-    df = store.read_frame("forecast_air", issue, issue + timedelta(hours=HORIZON_H),
-                          where={"city": [city], "issue": [row["issue"]]})
-    if df.empty:
-        raise NoForecast(f"forecast {row['issue']} has no rows for {city}")
-    return CityForecast(city, issue, str(df["model_id"].iloc[0]), pivot_air(df),
-                        _observed(store, city, issue))
+    model_id, wide = _ISSUES.get(store, row)
+    have = [c for c in cities if c in wide]
+    if not have:
+        return {}
+    obs = _observed_all(store, have, issue)
+    return {c: CityForecast(c, issue, model_id, wide[c], obs[c]) for c in have}
 
 
 def persistence_city_forecast(store, city: str, now: datetime, *,

@@ -72,11 +72,27 @@ def issue_row(issue, kind: str, model_id: str, n_keys: int) -> pd.DataFrame:
 
 def pivot_air(df: pd.DataFrame) -> pd.DataFrame:
     """Stored rows of one city and issue -> hourly frame ``ts, lead_h, <p>_q10 ...``."""
-    wide = df.pivot_table(index=["time", "lead_h"], columns="pollutant",
-                          values=list(Q_COLS), aggfunc="last")
+    if "city" not in df:
+        df = df.assign(city="")
+    return next(iter(pivot_cities(df).values()), _wide(pd.DataFrame()))
+
+
+def pivot_cities(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Stored rows of one issue -> per city the hourly frame ``ts, lead_h, <p>_q10 ...``
+    (a row written twice counts once, the last one)."""
+    if df.empty:
+        return {}
+    key = ["city", "time", "lead_h", "pollutant"]
+    d = df.drop_duplicates(key, keep="last").set_index(key)[list(Q_COLS)]
+    wide = d.unstack("pollutant")
     wide.columns = [f"{p}_{q}" for q, p in wide.columns]
-    wide = wide.reset_index().rename(columns={"time": "ts"}).sort_values("ts")
+    wide = wide.reset_index().rename(columns={"time": "ts"})
+    return {city: _wide(part.sort_values("ts")) for city, part in wide.groupby("city", sort=False)}
+
+
+def _wide(wide: pd.DataFrame) -> pd.DataFrame:
     cols = ["ts", "lead_h"] + [f"{p}_{q}" for p in POLLUTANTS for q in Q_COLS]
+    wide = wide.copy()
     for c in cols:
         if c not in wide:
             wide[c] = np.nan
@@ -84,4 +100,4 @@ def pivot_air(df: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = ["LEAD_DAYS", "Q_COLS", "air_frame", "flow_frame", "hourly_quantiles", "issue_row",
-           "pivot_air"]
+           "pivot_air", "pivot_cities"]

@@ -2,10 +2,11 @@
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.timeutil import CST
-from forecasting import BASELINE_ID, latest_city_forecast, run_backtest
+from forecasting import BASELINE_ID, latest_city_forecast, latest_city_forecasts, run_backtest
 from forecasting._features import HORIZON_H
 from forecasting._service import issue_positions
 from forecasting.bench import SCORE_START
@@ -65,6 +66,14 @@ def test_issue_writes_and_rules_read_it_back(small):
     seq = fc.rolling_aqi()
     assert len(seq) == HORIZON_H and seq["p_aqi_gt_200"].between(0, 1).all()
     assert (seq["aqi_q10"] <= seq["aqi_q50"]).all() and (seq["aqi_q50"] <= seq["aqi_q90"]).all()
+    # every city in one read (what the warning rules use) gives the same forecasts
+    frame = res["frame"]
+    stored = frame[(frame["city"] == "weinan") & (frame["pollutant"] == "pm25")]
+    both = latest_city_forecasts(svc.store, ["xian", "weinan", "nowhere"], now + timedelta(hours=2))
+    assert set(both) == {"xian", "weinan"}
+    assert both["xian"].hourly.equals(fc.hourly) and both["xian"].observed.equals(fc.observed)
+    assert both["weinan"].hourly["pm25_q90"].to_numpy() == pytest.approx(stored["q90"].to_numpy())
+    pd.testing.assert_frame_equal(both["xian"].rolling_aqi(), seq)
     # the issue is recorded, so the verification can score it later
     rows = svc.verify(now + timedelta(days=5))
     assert len(rows) and set(rows["lead_d"]) <= {1, 2, 3, 4}
