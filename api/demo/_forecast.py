@@ -1,6 +1,10 @@
 """The demo's forecasts: a model trained at start on simulated history before the scenario,
 then forecasts issued every 6 simulated hours into the store (persistence until the model
-is ready), with the simulator's weather-forecast feed."""
+is ready), with the simulator's weather-forecast feed.
+
+Models go to a registry per (scenario start, seed, history days) under ``models`` (default
+``<data dir>/models``): a registry that already holds them is reused, not trained again (the
+training is deterministic), so tests share one training per scenario and session."""
 from __future__ import annotations
 
 import logging
@@ -19,10 +23,11 @@ ISSUE_EVERY_H = 6
 class DemoForecasts:
     def __init__(self, store: Store, cat: Catalogue, data_dir: Path, now: Callable[[], float],
                  *, start: datetime, truth, seed: int, speed: float,
-                 history_days: int = 30) -> None:
+                 history_days: int = 30, models: Path | None = None) -> None:
         self.store, self.cat, self.now, self.speed = store, cat, now, speed
         self.start_t, self.truth, self.seed, self.history_days = start, truth, seed, history_days
-        self.registry = data_dir / "models"
+        key = f"{start.astimezone(timezone.utc):%Y%m%dT%H%MZ}-seed{seed}-{history_days}d"
+        self.registry = Path(models or data_dir / "models") / key
         self.service = None
         self.issued = 0
         self.trained = threading.Event()
@@ -32,12 +37,31 @@ class DemoForecasts:
     def start(self) -> None:
         self._thread.start()
 
+    def _trained_already(self) -> bool:
+        from forecasting import Registry
+        from forecasting.errors import RegistryError
+        reg = Registry(self.registry)
+        try:
+            return all(reg.load(kind) for kind in ("air", "flow"))
+        except RegistryError:
+            return False
+
     def _train(self):
         from forecasting import ForecastService
-        from forecasting.sim import SimMetFeed, simulate, write_truth
+        from forecasting.sim import SimMetFeed, simulate
         past = simulate(self.cat, self.start_t - timedelta(days=self.history_days),
                         self.history_days, self.seed + 1000)
         feed = SimMetFeed([past, self.truth], seed=self.seed)
+        if self._trained_already():
+            log.warning("demo forecast model reused from %s", self.registry)
+        else:
+            self._fit(past, feed)
+        return ForecastService(self.store, str(self.registry), catalogue=self.cat,
+                               met_feed=feed)
+
+    def _fit(self, past, feed) -> None:
+        from forecasting import ForecastService
+        from forecasting.sim import write_truth
         train_store = open_store("duckdb://:memory:", self.cat)
         write_truth(train_store, self.cat, past)
         result = ForecastService(train_store, str(self.registry), catalogue=self.cat,
@@ -46,8 +70,6 @@ class DemoForecasts:
         train_store.close()
         log.warning("demo forecast model trained on %d simulated days: %s", self.history_days,
                     {k: v for k, v in result.items() if k in ("train_s", "air_version")})
-        return ForecastService(self.store, str(self.registry), catalogue=self.cat,
-                               met_feed=feed)
 
     def _run(self) -> None:
         try:
