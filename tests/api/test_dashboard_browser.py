@@ -82,7 +82,7 @@ def winter_joined_on_day_three(folder: Path) -> Path:
     onset = (datetime.fromisoformat(start) + timedelta(hours=onset_h)).isoformat()
     for rx, repl in ((r'^name = "[^"]+"$', 'name = "winter-episode-day3"'),
                      (r'^start = "[^"]+"$', f'start = "{JOIN_AT}"'),
-                     (r'^duration = "7d"$', 'duration = "3d"'),
+                     (r'^duration = "7d"$', 'duration = "5d"'),
                      (r'^onset = "[^"]+"', f'onset = "{onset}"')):
         text, n = re.subn(rx, repl, text, count=1, flags=re.M)
         assert n == 1, f"{WINTER} changed: no line matches {rx}"
