@@ -26,7 +26,8 @@ from ..alerts.river.river_helpers import Receiver
 from .test_demo import _read_until, _start
 
 TARGET = 12.0                 # Huaxian's packaged (placeholder) target, m³/s
-SEED, STATIONS, SPEED = 0, 21, 21600      # the first 21 stations include the Wei gauges
+SEED, STATIONS = 0, 21       # the first 21 stations include the Wei gauges
+SPEED = 14400                 # 6 real s per simulated day: the rule sees each day on its own
 FLOOD = """
 [[physics.hydro.floods]]
 at = "+3d"
@@ -139,7 +140,11 @@ def test_spring_lowflow_through_the_demo_webhook_and_reports(tmp_path, receiver)
     assert events[0] == ("issued", "yellow")
     assert events[1] == ("updated", "red")
     assert events[-1][0] == "lifted" and len({n["alert_id"] for n in notes}) == 1
-    assert notes[0]["evidence"]["day"] in (days[0].isoformat(), days[1].isoformat())
+    # (the evidence's last day may be a later day without data yet, when the simulated clock
+    # ran ahead of the devices on a busy machine: such days hold the level)
+    known = {r["day"]: r["grade"] for r in notes[0]["evidence"]["recent"] if r["grade"]}
+    assert known and set(known) <= {days[0].isoformat(), days[1].isoformat()}
+    assert set(known.values()) == {"yellow"}
     red = next(n for n in notes if n["event"] == "updated" and n["level"] == "red")
     graded = {r["day"]: r["level"] for r in red["evidence"]["recent"]}
     assert [graded[d.isoformat()] for d in days[:3]] == ["yellow", "yellow", "red"]
