@@ -86,9 +86,11 @@ def test_demo_with_duration_stops_by_itself_after_storing_everything(tmp_path):
 
 
 def test_demo_scenario_chain_delivers_everything_through_edge_and_ingest(tmp_path):
-    """simulator -> edge agents -> MQTT -> ingest -> store, stopping by itself."""
+    """simulator -> edge agents -> MQTT -> ingest -> store, stopping by itself.
+
+    (Persistence forecasts: the model's training is exercised by the end-to-end tests.)"""
     proc = _start(tmp_path, "--scenario", "spring-lowflow", "--stations", "30", "--speed",
-                  "36000", "--duration", "1d", "--seed", "2")
+                  "36000", "--duration", "1d", "--seed", "2", "--no-forecast-model")
     out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0, out
     assert "simulated period delivered and stored" in out
