@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -56,19 +57,37 @@ def mosquitto(tmp_path):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh database on the machine's PostgreSQL server (dropped afterwards)."""
+@contextmanager
+def fresh_pg_database(base: str, prefix: str):
+    """Create an empty database on the PostgreSQL server at ``base``; drop it afterwards."""
     import sqlalchemy as sa
-    base = os.environ.get("FENWEI_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
-    name = f"fenwei_t_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
     try:
-        admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield f"{base}/{name}"
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database on the machine's PostgreSQL server for the session (dropped afterwards)."""
+    base = os.environ.get("FENWEI_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+    cm = fresh_pg_database(base, "fenwei_t")
+    try:
+        url = cm.__enter__()
     except Exception as exc:  # noqa: BLE001
         _unavailable("PostgreSQL", exc)
-    yield f"{base}/{name}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield url
+    cm.__exit__(None, None, None)
+
+
+@pytest.fixture
+def pg_url(postgres_url):
+    """A fresh, empty database per test on the session's PostgreSQL server."""
+    with fresh_pg_database(postgres_url.rpartition("/")[0], "fenwei_pt") as url:
+        yield url

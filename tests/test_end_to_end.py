@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,21 +55,6 @@ class Receiver:
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory):
     return tmp_path_factory.mktemp("demo-models")
-
-
-@pytest.fixture
-def state_url(postgres_url):
-    """A fresh alert-state database for one run, on the session's PostgreSQL server."""
-    import sqlalchemy as sa
-    base, _, _ = postgres_url.rpartition("/")
-    name = f"fenwei_e2e_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def run_chain(scenario, catalogue, tmp_path, mosquitto, influx_url, postgres_url, seed,
@@ -126,10 +110,10 @@ def city_levels(bodies) -> dict[str, list[str]]:
 
 @pytest.mark.services
 @pytest.mark.timeout(900)
-def test_winter_episode_end_to_end(catalogue, tmp_path, mosquitto, influx_url, state_url,
+def test_winter_episode_end_to_end(catalogue, tmp_path, mosquitto, influx_url, pg_url,
                                    demo_models):
     chain, bodies, alerts, _ = run_chain("winter-episode", catalogue, tmp_path, mosquitto,
-                                      influx_url, state_url, seed=1, models=demo_models)
+                                      influx_url, pg_url, seed=1, models=demo_models)
     assert chain.report is not None and chain.report.totals.lost == 0
     assert chain.ingest.stats()["stored"] >= chain.published() > 0
     live = [b for b in bodies if not b["retrospective"]]
@@ -167,9 +151,9 @@ def test_winter_episode_end_to_end(catalogue, tmp_path, mosquitto, influx_url, s
 @pytest.mark.services
 @pytest.mark.timeout(600)
 def test_clean_week_end_to_end_raises_no_warning(catalogue, tmp_path, mosquitto, influx_url,
-                                                 state_url, demo_models):
+                                                 pg_url, demo_models):
     chain, bodies, alerts, states = run_chain("clean-week", catalogue, tmp_path, mosquitto, influx_url,
-                                      state_url, seed=1, duration="3d", models=demo_models)
+                                      pg_url, seed=1, duration="3d", models=demo_models)
     assert chain.report is not None and chain.report.totals.lost == 0
     assert chain.ingest.stats()["stored"] >= chain.published() > 0
     air = [(b["kind"], b["subject"]["id"], b["level"], b["event"]) for b in bodies

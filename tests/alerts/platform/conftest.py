@@ -70,20 +70,3 @@ def make_service(clock):
             svc.stop()
         except Exception:  # noqa: BLE001
             pass
-
-
-@pytest.fixture
-def pg_url(postgres_url):
-    """A fresh, empty database per test on the session's PostgreSQL server."""
-    import uuid
-
-    import sqlalchemy as sa
-    base, _, _ = postgres_url.rpartition("/")
-    name = f"fenwei_al_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -42,21 +41,6 @@ def make_service(recipients, tmp_path):
     yield make
     for svc in made:
         svc.stop()
-
-
-@pytest.fixture
-def pg_url(postgres_url):
-    """A fresh, empty database per test on the session's PostgreSQL server."""
-    import sqlalchemy as sa
-    base, _, _ = postgres_url.rpartition("/")
-    name = f"fenwei_rv_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def open_alerts(svc, rule_id=None, subject=None):
