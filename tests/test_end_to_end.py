@@ -63,18 +63,19 @@ def run_chain(scenario, catalogue, tmp_path, mosquitto, influx_url, postgres_url
     receiver = Receiver()
     chain = ScenarioChain(catalogue, store, tmp_path, mosquitto.url, scenario=scenario,
                           seed=seed, speed=speed, duration=duration, stations=None)
+    forecasts = DemoForecasts(store, catalogue, tmp_path, chain.now, start=chain.sim.start,
+                              truth=chain.sim.truth, seed=seed, speed=speed, models=models)
+    forecasts.prepare()   # before anything else runs, as the demo does
+    assert forecasts.service is not None
     chain.start_ingest()
     chain.start_agents()
     targets = TargetStore(postgres_url, catalogue)
     alerting = DemoAlerts(catalogue, store, postgres_url, mosquitto.url, chain.now,
                           receiver.url, targets=targets, speed=speed,
                           share_group=f"e2e{seed}")
-    forecasts = DemoForecasts(store, catalogue, tmp_path, chain.now, start=chain.sim.start,
-                              truth=chain.sim.truth, seed=seed, speed=speed, models=models)
     jobs = DerivedJobs(store, catalogue, chain.now, alerts=alerting.svc, forecasts=forecasts)
     try:
         jobs.start()
-        assert forecasts.trained.wait(600) and forecasts.service is not None
         chain.start_sim()
         deadline = time.monotonic() + 600
         while not chain.settled():

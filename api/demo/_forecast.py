@@ -71,12 +71,19 @@ class DemoForecasts:
         log.warning("demo forecast model trained on %d simulated days: %s", self.history_days,
                     {k: v for k, v in result.items() if k in ("train_s", "air_version")})
 
-    def _run(self) -> None:
+    def prepare(self) -> None:
+        """Train (or reuse) the model now, in the caller's thread: call it before the alert
+        rules and jobs start, so the training does not share the interpreter with them."""
+        if self.trained.is_set():
+            return
         try:
             self.service = self._train()
         except Exception:  # noqa: BLE001 - the rules fall back to persistence forecasts
             log.exception("demo forecast training failed; rules use persistence")
         self.trained.set()
+
+    def _run(self) -> None:
+        self.prepare()
         next_issue = None
         while not self._stop.wait(0.2):
             now = datetime.fromtimestamp(self.now(), timezone.utc)

@@ -132,11 +132,14 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     state_url = f"sqlite:///{data_dir / 'fenwei-state.db'}"
     keys = KeyStore(state_url)
     targets = TargetStore(state_url, cat)
+    forecasts = source.forecasts(store, cat, data_dir) if opts.forecast_model else None
+    if forecasts is not None:   # before the rules start: training gets the interpreter alone
+        _say("training the forecast model on simulated history ...")
+        await asyncio.to_thread(forecasts.prepare)
     alerting = DemoAlerts(cat, store, f"sqlite:///{data_dir / 'fenwei-alerts.db'}",
                           f"mqtt://127.0.0.1:{mqtt_port}", source.now, opts.notify_webhook,
                           targets=targets, speed=opts.speed)
     alerts = alerting.svc
-    forecasts = source.forecasts(store, cat, data_dir) if opts.forecast_model else None
     jobs = DerivedJobs(store, cat, source.now, alerts=alerts, forecasts=forecasts)
     jobs.start()
     app = create_app(store, cat, keys, targets=targets, alert_service=alerts,
@@ -154,9 +157,6 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     _say(f"API: http://127.0.0.1:{api_port}")
     _say(f"Dashboard: http://127.0.0.1:{api_port}/dashboard/")
     _say(f"Keys: {_demo_keys(keys, data_dir)}")
-    if forecasts is not None:
-        _say("training the forecast model on simulated history ...")
-        await asyncio.to_thread(forecasts.trained.wait, 300)
     source.start_source()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

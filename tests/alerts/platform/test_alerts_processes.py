@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -44,17 +45,20 @@ def _spawn(tmp_path, name, pg_url, mosquitto, rcpts):
     proc = subprocess.Popen([sys.executable, "-m", "alerts.cli", "run", "--rules", str(rules),
                              "--recipients", str(rcpts)], env=env, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True)
-    deadline, seen = time.monotonic() + 30, []
+    deadline, seen = time.monotonic() + 120, []
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stderr], [], [], 0.5)
         if ready:
             line = proc.stderr.readline()
             seen.append(line)
             if "alerts: running" in line:
+                # keep reading its log: a full pipe would block the service's next log line
+                threading.Thread(target=proc.stderr.read, daemon=True).start()
                 return proc
             if not line and proc.poll() is not None:
                 break
     proc.kill()
+    proc.wait()
     raise AssertionError("alerts service did not start:\n" + "".join(seen))
 
 
@@ -114,7 +118,11 @@ def test_kill9_between_state_change_and_delivery(tmp_path, pg_url, mosquitto, re
 def test_two_processes_one_database(tmp_path, pg_url, mosquitto, receiver):
     rcpts = recipients_file(tmp_path, {"team-xian": [{"type": "webhook", "url": receiver.url}]})
     a = _spawn(tmp_path, "proc-a", pg_url, mosquitto, rcpts)
-    b = _spawn(tmp_path, "proc-b", pg_url, mosquitto, rcpts)
+    try:
+        b = _spawn(tmp_path, "proc-b", pg_url, mosquitto, rcpts)
+    except BaseException:
+        _stop(a)
+        raise
     eng = sa.create_engine(pg_url)
     try:
         for _ in range(3):                      # the same readings three times over
