@@ -171,9 +171,11 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
                 await stop.wait()
     finally:
         t0 = time.monotonic()
-        source.stop()                    # source first
-        jobs.stop()
-        alerting.stop()
+        # in worker threads: the embedded broker runs on this event loop, and the clients
+        # being stopped (paho's loop_stop, final publishes) need it to keep serving
+        await asyncio.to_thread(source.stop)     # source first
+        await asyncio.to_thread(jobs.stop)
+        await asyncio.to_thread(alerting.stop)
         log.info("demo: pipeline stopped in %.1fs", time.monotonic() - t0)
         server.should_exit = True
         api_thread.join(10)
