@@ -247,18 +247,26 @@ def test_warning_appears_live_and_city_team_acknowledges_it(demo, browser):
         "return window.fenwei.state.alerts.find((a) => a.id === arguments[0])", alert_id)
     assert alert["kind"] in ("air.warning", "air.regional"), alert
     # the warnings panel: its level and the time left
-    card = browser.find_element("css selector", f'#warnings [data-alert-id="{alert_id}"]')
-    assert card.get_attribute("data-level") == alert["level"]
+    # read the card and the row in one script: the page re-renders them live, so element
+    # handles taken one call apart may already be stale
+    snap = browser.execute_script("""
+        const id = arguments[0];
+        const card = document.querySelector(`#warnings [data-alert-id="${id}"]`);
+        const row = document.querySelector(`#alerts tr[data-alert-id="${id}"]`);
+        return {level: card && card.dataset.level,
+                chip: card && card.querySelector('.chip').textContent.trim(),
+                left: card && card.querySelector('.time-left').textContent.trim(),
+                rowState: row && row.dataset.state};""", alert_id)
+    assert snap["level"] == alert["level"], snap
     assert alert["level"] in ("yellow", "orange", "red")
-    chip = card.find_element("css selector", ".chip").text
+    chip = snap["chip"]
     assert chip == {"yellow": "黄色", "orange": "橙色", "red": "红色"}[alert["level"]], chip
     assert alert["expires_at"], f"a warning carries its expected end: {alert}"
-    left = card.find_element("css selector", ".time-left").text
+    left = snap["left"]
     assert re.fullmatch(r"\d+天\d+小时|\d+小时\d+分|\d+分", left), \
         f"a warning shows its time left (not expired, not unknown), got {left!r}"
     # the alert list has the row with an acknowledge button for this key
-    row = browser.find_element("css selector", f'#alerts tr[data-alert-id="{alert_id}"]')
-    assert row.get_attribute("data-state") == "active"
+    assert snap["rowState"] == "active", snap
     _shot(browser, "dashboard-warning.png")
     # a key without the right is refused by the API (and never offered the button, below)
     refused = httpx.post(f"{api}/alerts/{alert_id}/ack", json={"responder": "x"},
