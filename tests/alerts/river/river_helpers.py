@@ -99,3 +99,17 @@ class Receiver:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+def site_agent(tmp_path, mqtt_url: str, agent_id: str, stations) -> "EdgeAgent":
+    """A real edge agent (site gateway) with one HJ 212 device per station, fast status and
+    reconnects, on free ports."""
+    from edge.agent import EdgeAgent, parse_config
+    cfg = parse_config({
+        "agent_id": agent_id, "data_dir": str(tmp_path / "agent"),
+        "hj212": {"host": "127.0.0.1", "port": 0}, "sl651": {"host": "127.0.0.1", "port": 0},
+        "mqtt": {"status_interval_s": 1.0, "backoff_initial_s": 0.2, "backoff_max_s": 1.0,
+                 "client_id_prefix": f"{agent_id[-6:]}{time.time_ns() % 10**9}"},
+        "devices": [{"protocol": "hj212", "station": s, "mn": f"MN{i:022d}", "password": "123456"}
+                    for i, s in enumerate(stations)]})
+    return EdgeAgent(cfg, mqtt_url=mqtt_url)

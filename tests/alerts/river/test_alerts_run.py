@@ -15,9 +15,8 @@ from alerts.ecoflow import TargetStore
 from core.store import open_store
 from core.timeutil import CST
 from core.wire import Reading
-from edge.agent import EdgeAgent, parse_config
 
-from .river_helpers import Receiver
+from .river_helpers import Receiver, site_agent
 
 SITE = ["SIM-TONGCH-01", "SIM-TONGCH-02"]
 RULES = """
@@ -37,15 +36,8 @@ every = "1s"
 """
 
 
-def _agent(tmp_path, mqtt_url: str) -> EdgeAgent:
-    cfg = parse_config({
-        "agent_id": "gw-tongchuan-cli", "data_dir": str(tmp_path / "agent"),
-        "hj212": {"host": "127.0.0.1", "port": 0}, "sl651": {"host": "127.0.0.1", "port": 0},
-        "mqtt": {"status_interval_s": 1.0, "backoff_initial_s": 0.2, "backoff_max_s": 1.0,
-                 "client_id_prefix": f"cli{time.time_ns() % 10**9}"},
-        "devices": [{"protocol": "hj212", "station": s, "mn": f"MN{i:022d}", "password": "123456"}
-                    for i, s in enumerate(SITE)]})
-    return EdgeAgent(cfg, mqtt_url=mqtt_url)
+def _agent(tmp_path, mqtt_url):
+    return site_agent(tmp_path, mqtt_url, "gw-tongchuan-cli", SITE)
 
 
 def _huaxian_days(store, catalogue, q: float, days: int = 3) -> None:

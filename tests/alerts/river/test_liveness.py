@@ -13,9 +13,9 @@ from alerts import ManualClock
 from alerts.rules.liveness import EdgeStatusBoard
 from core.store import open_store
 from core.wire import Reading
-from edge.agent import EdgeAgent, parse_config
 
 from .conftest import open_alerts, recipients_of
+from .river_helpers import site_agent
 
 T0 = datetime(2027, 1, 12, 2, 0, tzinfo=timezone.utc)
 SITE = ["SIM-TONGCH-01", "SIM-TONGCH-02", "SIM-TONGCH-03", "SIM-TONGCH-04"]
@@ -46,14 +46,7 @@ def _wait(pred, timeout=15.0) -> bool:
 
 
 def _agent(tmp_path, mqtt_url):
-    cfg = parse_config({
-        "agent_id": "gw-tongchuan", "data_dir": str(tmp_path / "agent"),
-        "hj212": {"host": "127.0.0.1", "port": 0}, "sl651": {"host": "127.0.0.1", "port": 0},
-        "mqtt": {"status_interval_s": 1.0, "backoff_initial_s": 0.2, "backoff_max_s": 1.0,
-                 "client_id_prefix": f"lv{time.time_ns() % 10**9}"},
-        "devices": [{"protocol": "hj212", "station": s, "mn": f"MN{i:022d}", "password": "123456"}
-                    for i, s in enumerate(SITE)]})
-    return EdgeAgent(cfg, mqtt_url=mqtt_url)
+    return site_agent(tmp_path, mqtt_url, "gw-tongchuan", SITE)
 
 
 def _states(board):
