@@ -74,9 +74,38 @@ function levelChip(level) {
   t(`levels.${level}`) || level || "–");
 }
 
+/**
+ * Replace `node`'s children by `items`, reusing the element already drawn for an item whose
+ * content key is unchanged: a live update then leaves untouched rows (and the button a duty
+ * officer is about to press) in place instead of swapping them under the pointer.
+ */
+function keyed(node, items, build) {
+  const old = node.__keyed || new Map();
+  const next = new Map();
+  const out = items.map(({ id, key, data }) => {
+    const prev = old.get(id);
+    const elem = prev && prev.key === key ? prev.elem : build(data);
+    next.set(id, { key, elem });
+    return elem;
+  });
+  node.__keyed = next;
+  return out;
+}
+
+function rowKey(a, ctx, extra) {
+  return JSON.stringify([lang(), a.level, a.state, a.kind, a.subject, a.cities, a.title_zh, a.title_en,
+    a.observed_at, a.expires_at, a.acknowledged_by, ctx.flash.has(a.id), extra]);
+}
+
 export function renderWarnings(node, alerts, ctx) {
   const warnings = alerts.filter(isWarning);
-  node.replaceChildren(...(warnings.length ? warnings.map((a) => el("div", {
+  if (!warnings.length) {
+    node.__keyed = null;
+    node.replaceChildren(el("p", { class: "empty" }, t("noWarnings")));
+    return;
+  }
+  node.replaceChildren(...keyed(node, warnings.map((a) => ({ id: a.id, key: rowKey(a, ctx),
+    data: a })), (a) => el("div", {
     class: `warning level-${a.level}${ctx.flash.has(a.id) ? " flash" : ""}`,
     dataset: { alertId: a.id, level: a.level || "" },
     style: { borderLeftColor: levelColour(a.level) },
@@ -85,22 +114,36 @@ export function renderWarnings(node, alerts, ctx) {
     el("div", { class: "muted" }, subjectText(a, ctx.cat))),
   el("div", { class: "warning-left" }, el("div", { class: "muted" }, t("left")),
     el("b", { class: "time-left", dataset: { expires: a.expires_at || "" } },
-      leftText(a, ctx.nowMs))))) :
-    [el("p", { class: "empty" }, t("noWarnings"))]));
+      leftText(a, ctx.nowMs))))));
 }
 
 export function renderAlerts(node, alerts, ctx) {
   if (!alerts.length) {
+    node.__keyed = null;
+    node.__table = null;
     node.replaceChildren(el("p", { class: "empty" }, t("noAlerts")));
     return;
   }
-  const head = el("tr", {}, ...["level", "titleCol", "subject", "observedAt", "left", "state",
-    "action"].map((k) => el("th", {}, t(k))));
-  const rows = alerts.map((a) => {
+  // one table kept across updates (its rows keyed by alert), rebuilt when the language changes
+  if (!node.__table || node.__table.lang !== lang() || !node.contains(node.__table.table)) {
+    const head = el("tr", {}, ...["level", "titleCol", "subject", "observedAt", "left", "state",
+      "action"].map((k) => el("th", {}, t(k))));
+    const body = el("tbody", {});
+    node.__table = { lang: lang(), body, table: el("table", { class: "alerts" },
+      el("thead", {}, head), body) };
+    node.__keyed = null;
+    node.replaceChildren(node.__table.table);
+  }
+  const body = node.__table.body;
+  const items = alerts.map((a) => {
     const status = ctx.rowStatus[a.id];
+    const ack = !a.acknowledged_by && canAck(a, ctx.me, ctx.cat);
+    return { id: a.id, key: rowKey(a, ctx, [status ?? null, ack]), data: { a, status, ack } };
+  });
+  body.replaceChildren(...keyed(body, items, ({ a, status, ack }) => {
     let action;
     if (a.acknowledged_by) action = el("span", { class: "acked" }, `${t("acked")} · ${a.acknowledged_by}`);
-    else if (canAck(a, ctx.me, ctx.cat)) {
+    else if (ack) {
       action = el("button", { class: "ack", type: "button", dataset: { alertId: a.id },
         disabled: status === "busy", onclick: () => ctx.onAck(a) }, t("ack"));
     } else action = el("span", { class: "muted" }, "–");
@@ -113,6 +156,5 @@ export function renderAlerts(node, alerts, ctx) {
     el("td", { class: "time-left", dataset: { expires: a.expires_at || "" } }, leftText(a, ctx.nowMs)),
     el("td", {}, t(`states.${a.state}`)),
     el("td", {}, action, status && status !== "busy" ? el("div", { class: "error small" }, status) : null));
-  });
-  node.replaceChildren(el("table", { class: "alerts" }, el("thead", {}, head), el("tbody", {}, rows)));
+  }));
 }

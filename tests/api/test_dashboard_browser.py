@@ -215,6 +215,18 @@ def _events_for(driver, alert_id: str) -> list[str]:
         ".map((e) => e.event)", alert_id)
 
 
+def _click(browser, selector, attempts=5):
+    """Click what `selector` finds; the page redraws a row whose alert changed (a level up
+    arrives live), so a handle can go stale between finding and clicking: find it again."""
+    for attempt in range(attempts):
+        try:
+            browser.find_element("css selector", selector).click()
+            return
+        except Exception as exc:  # selenium is imported lazily (the test skips without it)
+            if type(exc).__name__ != "StaleElementReferenceException" or attempt == attempts - 1:
+                raise
+
+
 def test_warning_appears_live_and_city_team_acknowledges_it(demo, browser):
     api, keys = demo["api"], demo["keys"]
     team = {"Authorization": f"Bearer {keys['city-team']}"}
@@ -275,7 +287,7 @@ def test_warning_appears_live_and_city_team_acknowledges_it(demo, browser):
     # acknowledge in the page as the Xi'an city team
     browser.find_element("id", "responder").clear()
     browser.find_element("id", "responder").send_keys("张值班")
-    browser.find_element("css selector", f'button.ack[data-alert-id="{alert_id}"]').click()
+    _click(browser, f'button.ack[data-alert-id="{alert_id}"]')
     _wait(lambda: browser.execute_script(
         "const a = window.fenwei.state.alerts.find((x) => x.id === arguments[0]);"
         "return a ? a.state : 'gone'", alert_id) == "acknowledged", 30,

@@ -1,9 +1,8 @@
 """spring-lowflow through `fenwei demo --notify-webhook URL`, run as a user would run it.
 
-The packaged spring-lowflow week with a recovery added (a flood wave from the head of the Wei
-on day 3 that reaches Huaxian on day 7), 8 days, river gauges only (the air loggers send no
-hourly data, to keep the run short): simulator -> SL 651 -> edge agents -> MQTT -> ingest ->
-DuckDB -> eco-flow rule -> webhook, and the reports through the HTTP API. The expected
+The packaged spring-lowflow scenario (8 days: six below target, then a flood wave from the
+head of the Wei, released on day 3, reaches Huaxian on day 7: the recovery):
+simulator -> SL 651 -> edge agents -> MQTT -> ingest -> DuckDB -> eco-flow rule -> webhook, and the reports through the HTTP API. The expected
 figures are computed here, by hand, from the hourly readings the API serves, and those are
 checked against the simulator's truth.
 """
@@ -14,7 +13,6 @@ import math
 import signal
 import threading
 from datetime import date, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -28,26 +26,7 @@ from .test_demo import _read_until, _start
 TARGET = 12.0                 # Huaxian's packaged (placeholder) target, m³/s
 SEED, STATIONS = 0, 21       # the first 21 stations include the Wei gauges
 SPEED = 14400                 # 6 real s per simulated day: the rule sees each day on its own
-FLOOD = """
-[[physics.hydro.floods]]
-at = "+3d"
-section = "linjiacun"
-peak_m3s = 100
-time_to_peak_h = 30
-"""
-
-
-def _scenario(tmp_path: Path) -> Path:
-    text = resources.files("firmware_sim").joinpath("scenarios", "spring-lowflow.toml") \
-        .read_text(encoding="utf-8")
-    for old, new in (('name = "spring-lowflow"', 'name = "spring-lowflow-recovery"'),
-                     ('duration = "7d"', 'duration = "8d"'),
-                     ("hourly = true", "hourly = false")):
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    path = tmp_path / "spring-lowflow-recovery.toml"
-    path.write_text(text + FLOOD, encoding="utf-8")
-    return path
+SCENARIO = "spring-lowflow"  # the packaged scenario, as a user names it
 
 
 def _daily_means(rows: list[dict]) -> dict[date, tuple[float, int]]:
@@ -61,9 +40,9 @@ def _daily_means(rows: list[dict]) -> dict[date, tuple[float, int]]:
     return {d: (sum(v) / len(v), len(v)) for d, v in days.items()}
 
 
-def _truth(path: Path) -> dict[date, float]:
+def _truth(scenario: str) -> dict[date, float]:
     from firmware_sim import Simulation
-    frame = Simulation(str(path), seed=SEED, stations=STATIONS).hourly_frame("hydro")
+    frame = Simulation(scenario, seed=SEED, stations=STATIONS).hourly_frame("hydro")
     g = frame[frame["station"] == "huaxian"]
     out: dict[date, list[float]] = {}
     for ts, q in zip(g["ts"], g["discharge"]):
@@ -88,8 +67,7 @@ def receiver():
 
 
 def test_spring_lowflow_through_the_demo_webhook_and_reports(tmp_path, receiver):
-    scenario = _scenario(tmp_path)
-    proc = _start(tmp_path, "--scenario", str(scenario), "--seed", str(SEED), "--stations",
+    proc = _start(tmp_path, "--scenario", SCENARIO, "--seed", str(SEED), "--stations",
                   str(STATIONS), "--speed", str(SPEED), "--no-forecast-model",
                   "--notify-webhook", receiver.url)
     seen: list[str] = []
@@ -122,7 +100,7 @@ def test_spring_lowflow_through_the_demo_webhook_and_reports(tmp_path, receiver)
     means = _daily_means(rows)
     days = [date(2027, 4, 1) + timedelta(days=i) for i in range(8)]
     assert sorted(means) == days and all(n >= 20 for _, n in means.values())
-    truth = _truth(scenario)        # what the simulated river did (the gauges add their noise)
+    truth = _truth(SCENARIO)        # what the simulated river did (the gauges add their noise)
     for d in days:
         assert means[d][0] == pytest.approx(truth[d], rel=0.03), d
     q = {d: means[d][0] for d in days}
@@ -147,7 +125,12 @@ def test_spring_lowflow_through_the_demo_webhook_and_reports(tmp_path, receiver)
     assert set(known.values()) == {"yellow"}
     red = next(n for n in notes if n["event"] == "updated" and n["level"] == "red")
     graded = {r["day"]: r["level"] for r in red["evidence"]["recent"]}
-    assert [graded[d.isoformat()] for d in days[:3]] == ["yellow", "yellow", "red"]
+    # (the evidence lists the last seven graded days: on a busy machine the rule may first see
+    # the red a few simulated days late, and the first day has then left the window)
+    expected = dict(zip((d.isoformat() for d in days[:3]), ["yellow", "yellow", "red"]))
+    assert graded[days[2].isoformat()] == "red", graded
+    assert {d: graded[d] for d in expected if d in graded} == \
+        {d: lv for d, lv in expected.items() if d in graded}, graded
     assert red["evidence"]["days_below_target"] >= 3
     assert red["evidence"]["target_m3s"] == TARGET and red["evidence"]["target_placeholder"]
     lifted = next(n for n in notes if n["event"] == "lifted")

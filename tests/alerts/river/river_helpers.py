@@ -36,10 +36,13 @@ def hydro_readings(sim: Simulation, *, faults: bool = True) -> list[Reading]:
 
 
 def spring_lowflow_with_recovery() -> tuple[Simulation, Simulation]:
-    """The packaged spring-lowflow week, then a week from 2027-04-08 in which a flood wave
-    at the head of the Wei (Linjiacun) lifts Huaxian above its target (the recovery)."""
-    low = Simulation("spring-lowflow")
+    """The packaged spring-lowflow's dry week alone (its own recovery flood left out, seven
+    days), then a week from 2027-04-08 in which a flood wave at the head of the Wei
+    (Linjiacun) lifts Huaxian above its target (the recovery)."""
     sc = load_scenario("spring-lowflow")
+    dry = replace(sc, duration=timedelta(days=7),
+                  physics=replace(sc.physics, hydro=replace(sc.physics.hydro, floods=())))
+    low = Simulation(dry)
     start = low.end
     flood = (Flood(start + timedelta(hours=6), "linjiacun", 100.0, 30.0),)
     wet = replace(sc, name="spring-recovery", start=start,
