@@ -48,6 +48,8 @@ class AlertSettings(BaseSettings):
     mqtt_url: str | None = None           # default: FENWEI_MQTT_URL
     mqtt_enabled: bool = True
     schedule_speed: float = 1.0           # clock seconds per real second (demo: sim speed)
+    schedule_min_interval_s: float = 0.5  # no periodic rule runs more often (real seconds)
+    rule_workers: int = 1                 # periodic rule passes run at once (one: in turn)
     share_group: str = "alerts"           # readings via $share/<group>/...; "" = plain topic
     rules_file: Path | None = None        # default: the packaged default_rules.toml
     recipients_file: Path | None = None   # default: the packaged recipients.json

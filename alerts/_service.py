@@ -162,18 +162,34 @@ class AlertService:
             self._channels["mqtt"] = MqttChannel(s.mqtt_url, self.snapshot, instance=s.instance)
 
     def _start_scheduler(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
-        sch = BackgroundScheduler(timezone="UTC")
+        # rule passes are CPU-bound store reads: run in turn on their own worker(s), they do
+        # not fight each other (and the ticks, readings and deliveries) for the interpreter
+        sch = BackgroundScheduler(timezone="UTC", executors={
+            "default": ThreadPoolExecutor(4),
+            "rules": ThreadPoolExecutor(max(1, self.settings.rule_workers))})
         sch.add_job(self._safe(self.tick), "interval", seconds=self.settings.tick_interval_s,
                     id="tick", max_instances=1, coalesce=True)
         for rule in self.rules.periodic:
             sch.add_job(self._safe(lambda r=rule: self.run_periodic(r.id)), "interval",
-                        seconds=max(0.5, rule.every.total_seconds() /
+                        seconds=max(self.settings.schedule_min_interval_s,
+                                    rule.every.total_seconds() /
                                     max(self.settings.schedule_speed, 1e-9)),
-                        id=f"rule:{rule.id}",
-                        max_instances=1, coalesce=True)
+                        id=f"rule:{rule.id}", executor="rules",
+                        max_instances=1, coalesce=True, misfire_grace_time=None)
         sch.start()
         self._scheduler = sch
+
+    def run_soon(self, rule_id: str) -> None:
+        """Run one periodic rule as soon as the rule worker is free (in turn with the
+        scheduled passes); at once, in the caller's thread, when nothing is scheduled."""
+        if self._scheduler is None:
+            self.run_periodic(rule_id)
+            return
+        self._scheduler.add_job(self._safe(lambda: self.run_periodic(rule_id)),
+                                id=f"soon:{rule_id}", executor="rules", replace_existing=True,
+                                misfire_grace_time=None)
 
     @staticmethod
     def _safe(fn):
@@ -216,7 +232,8 @@ class AlertService:
         cache: dict = {}   # forecasts are read once per run, shared by the rules
         for rule in self.rules.periodic:
             if rule_id is None or rule.id == rule_id:
-                ctx = RuleContext(self.store, now, self.alerts(open_only=True), self.forecasts,
+                ctx = RuleContext(self.store, now, lambda: self.alerts(open_only=True),
+                                  self.forecasts,
                                   self.rules.rules, cache)
                 for subject, sig in rule.evaluate_context(ctx):
                     n += self.lifecycle.apply_signal(rule.id, subject, sig)

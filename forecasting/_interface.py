@@ -137,10 +137,18 @@ class _IssueRows:
                               where={"issue": [row["issue"]]})
         value = (str(df["model_id"].iloc[0]) if len(df) else "", pivot_cities(df))
         with self._lock:
-            self._items[key] = (store, value)
+            self._items[key] = (store, value, {})
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return value
+
+    def made(self, store, row) -> dict:
+        """The CityForecast objects already made from this issue (filled by the caller): their
+        rolling AQI is computed once per issue, not once per rule run."""
+        key = (id(store), str(row["issue"]), str(row.get("model_id", "")))
+        with self._lock:
+            hit = self._items.get(key)
+            return hit[2] if hit is not None and hit[0] is store else {}
 
 
 _ISSUES = _IssueRows()
@@ -160,8 +168,13 @@ def latest_city_forecasts(store, cities: list[str], now: datetime, *,
     have = [c for c in cities if c in wide]
     if not have:
         return {}
-    obs = _observed_all(store, have, issue)
-    return {c: CityForecast(c, issue, model_id, wide[c], obs[c]) for c in have}
+    made = _ISSUES.made(store, row)
+    missing = [c for c in have if c not in made]
+    if missing:   # the observed 24 h before the issue, read once per issue and city
+        obs = _observed_all(store, missing, issue)
+        for c in missing:
+            made[c] = CityForecast(c, issue, model_id, wide[c], obs[c])
+    return {c: made[c] for c in have}
 
 
 def persistence_city_forecast(store, city: str, now: datetime, *,

@@ -105,10 +105,18 @@ class RuleContext:
 
     store: Any
     now: datetime
-    open_alerts: list[dict] = field(default_factory=list)
+    # the open alerts, or a function giving them: read only by the rules that need them
+    # (reading every open alert with its evidence for each liveness pass was most of its cost)
+    open_alerts_source: list[dict] | Callable[[], list[dict]] = field(default_factory=list)
     forecasts: Callable[[Any, str, datetime], Any] | None = None
     rules: dict[str, Rule] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open_alerts(self) -> list[dict]:
+        if callable(self.open_alerts_source):
+            self.open_alerts_source = list(self.open_alerts_source())
+        return self.open_alerts_source
 
     def forecast(self, city: str):
         if city not in self.cache:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from datetime import timedelta
 from importlib import resources
 from typing import Callable
 
+from alerts._config import DEFAULT_ESCALATION
+from alerts.rules._base import duration
 from core.catalogue import Catalogue
 from core.store import Store
 
@@ -15,13 +18,23 @@ log = logging.getLogger(__name__)
 
 
 LIVENESS = ("station_silent", "site_offline", "pipeline_down")
+FORECAST_GRADING = ("air_regional", "air_warning")
+# Accelerated time: a rule every 5 simulated minutes would run 12 times a real second at
+# 3600x. Each pass reads the store (a second or more for the air rules), so the rules would
+# take the interpreter from the devices, edge agents and ingest they watch. No periodic rule
+# runs more often than this (real seconds); the air-warning rules also run after each issue.
+RULE_FLOOR_REAL_S = 10.0
 
 
-def demo_rules(speed: float = 1.0, status_interval_real_s: float = 1.0) -> dict:
+def demo_rules(speed: float = 1.0, status_interval_real_s: float = 1.0, *,
+               forecast_driven: bool = False) -> dict:
     """default_rules.toml (air) and river_rules.toml (river, liveness, quality) together.
 
     At ``speed`` simulated seconds per real second a real-time hiccup of a second is an hour
     of simulated silence, so the liveness grace periods are widened to ten real seconds.
+    ``forecast_driven``: the forecast-grading rules (air warning, regional) are run after each
+    forecast issue (``DerivedJobs.grade_forecasts``); their own schedule is then only a
+    daily safety net.
     """
     data = resources.files("alerts").joinpath("data")
     out: dict = {"rule": []}
@@ -35,7 +48,18 @@ def demo_rules(speed: float = 1.0, status_interval_real_s: float = 1.0) -> dict:
                 out.setdefault(key, value)
     grace = int(max(1800, 10 * speed))
     agent = int(max(600, 10 * speed * status_interval_real_s))
+    # reminders of unacknowledged alerts: at most one a real minute (a red alert's 15
+    # simulated minutes are a quarter of a real second at 3600x: a reminder every tick)
+    floor = timedelta(seconds=60 * speed)
+    escalation = out.setdefault("escalation", {})
+    for level, default in DEFAULT_ESCALATION.items():
+        policy = escalation.setdefault(level, dict(default))
+        every = policy.get("renotify_every")
+        if every and duration(every) < floor:
+            policy["renotify_every"] = f"{int(floor.total_seconds())}s"
     for rule in out["rule"]:
+        if forecast_driven and rule.get("type") in FORECAST_GRADING:
+            rule.setdefault("every", "24h")
         if rule.get("type") in LIVENESS:
             rule.setdefault("min_silence", f"{grace}s")
             rule.setdefault("agent_silent_after", f"{agent}s")
@@ -45,7 +69,7 @@ def demo_rules(speed: float = 1.0, status_interval_real_s: float = 1.0) -> dict:
 class DemoAlerts:
     def __init__(self, cat: Catalogue, store: Store, state_url: str, mqtt_url: str,
                  now: Callable[[], float], webhook: str | None, *, targets, speed: float,
-                 share_group: str = ""):
+                 share_group: str = "", forecast_driven: bool = False):
         """``share_group=""``: the embedded amqtt broker has no shared subscriptions."""
         from alerts import AlertService, AlertSettings, FuncClock
         from alerts.rules.liveness import EdgeStatusBoard, bind_rules
@@ -53,11 +77,12 @@ class DemoAlerts:
         settings = AlertSettings(
             state_url=state_url, mqtt_url=mqtt_url, share_group=share_group,
             tick_interval_s=1.0, poll_interval_s=0.2, backoff_base_s=1.0, backoff_max_s=10.0,
-            schedule_speed=speed, environment="development",
+            schedule_speed=speed, schedule_min_interval_s=RULE_FLOOR_REAL_S,
+            environment="development",
             # observations more than a real minute old are history, not news (a periodic
             # rule's run over every city can itself take seconds of real time)
             retrospective_after=f"{int(max(1800, 60 * speed))}s")
-        self.svc = AlertService(settings, rules=demo_rules(speed), clock=clock,
+        self.svc = AlertService(settings, rules=demo_rules(speed, forecast_driven=forecast_driven), clock=clock,
                                 extra_webhook=webhook, store=store)
         self.board = EdgeStatusBoard(clock).start(mqtt_url)
         bind_rules(self.svc, targets=targets, edge_status=self.board)

@@ -1,5 +1,5 @@
 """The demo's forecasts: a model trained at start on simulated history before the scenario,
-then forecasts issued every 6 simulated hours into the store (persistence until the model
+then forecasts issued every 12 simulated hours into the store (persistence until the model
 is ready), with the simulator's weather-forecast feed.
 
 Models go to a registry per (scenario start, seed, history days) under ``models`` (default
@@ -17,7 +17,7 @@ from core.catalogue import Catalogue
 from core.store import Store, open_store
 
 log = logging.getLogger(__name__)
-ISSUE_EVERY_H = 6
+ISSUE_EVERY_H = 12      # twice a simulated day, as the regional centre issues them
 
 
 class DemoForecasts:
@@ -30,6 +30,7 @@ class DemoForecasts:
         self.registry = Path(models or data_dir / "models") / key
         self.service = None
         self.issued = 0
+        self.after_issue: Callable[[], None] | None = None   # e.g. run the warning rules
         self.trained = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-forecast", daemon=True)
@@ -103,8 +104,15 @@ class DemoForecasts:
             self.issued += 1
         except NoForecast as exc:
             log.info("no forecast at %s: %s", now, exc)
+            return
         except Exception:  # noqa: BLE001 - try again at the next slot
             log.exception("demo forecast issue failed")
+            return
+        if self.after_issue is not None:
+            try:
+                self.after_issue()
+            except Exception:  # noqa: BLE001 - the scheduled runs go on
+                log.exception("run after the forecast issue failed")
 
     def stop(self) -> None:
         self._stop.set()

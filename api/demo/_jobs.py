@@ -17,13 +17,24 @@ log = logging.getLogger(__name__)
 
 class DerivedJobs:
     def __init__(self, store: Store, cat: Catalogue, clock: Callable[[], float], *,
-                 alerts=None, forecasts=None, every_s: float = 3.0) -> None:
+                 alerts=None, forecasts=None, every_s: float = 6.0) -> None:
         self.store, self.cat, self.clock, self.alerts = store, cat, clock, alerts
         self.forecasts = forecasts
         self.sched = BackgroundScheduler(timezone="UTC")
         self.sched.add_job(self.aqi, "interval", seconds=every_s, max_instances=1,
                            coalesce=True, id="aqi")
         self.runs = 0
+        if forecasts is not None and alerts is not None:
+            forecasts.after_issue = self.grade_forecasts
+
+    def grade_forecasts(self) -> None:
+        """Right after a forecast issue: the rules that grade forecasts (regional first, as
+        in the rule file), so every issue is graded once however busy the scheduler is."""
+        from alerts.rules.air_warning import AirWarningRule
+        from alerts.rules.regional import RegionalRule
+        for rule in self.alerts.rules.periodic:
+            if isinstance(rule, (RegionalRule, AirWarningRule)):
+                self.alerts.run_soon(rule.id)   # in turn with the scheduled rule passes
 
     def aqi(self) -> None:
         now = datetime.fromtimestamp(self.clock(), timezone.utc)

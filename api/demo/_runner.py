@@ -138,7 +138,8 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
         await asyncio.to_thread(forecasts.prepare)
     alerting = DemoAlerts(cat, store, f"sqlite:///{data_dir / 'fenwei-alerts.db'}",
                           f"mqtt://127.0.0.1:{mqtt_port}", source.now, opts.notify_webhook,
-                          targets=targets, speed=opts.speed)
+                          targets=targets, speed=opts.speed,
+                          forecast_driven=forecasts is not None and forecasts.service is not None)
     alerts = alerting.svc
     jobs = DerivedJobs(store, cat, source.now, alerts=alerts, forecasts=forecasts)
     jobs.start()
