@@ -26,6 +26,12 @@ FORECAST_GRADING = ("air_regional", "air_warning")
 RULE_FLOOR_REAL_S = 10.0
 
 
+def rule_floor_s(speed: float) -> float:
+    """The real-seconds floor, lowered at high speeds so that every rule still runs four
+    times a simulated day (a daily rule such as eco-flow must see each day on its own)."""
+    return max(0.5, min(RULE_FLOOR_REAL_S, 86400.0 / (4.0 * max(speed, 1e-9))))
+
+
 def demo_rules(speed: float = 1.0, status_interval_real_s: float = 1.0, *,
                forecast_driven: bool = False) -> dict:
     """default_rules.toml (air) and river_rules.toml (river, liveness, quality) together.
@@ -77,7 +83,9 @@ class DemoAlerts:
         settings = AlertSettings(
             state_url=state_url, mqtt_url=mqtt_url, share_group=share_group,
             tick_interval_s=1.0, poll_interval_s=0.2, backoff_base_s=1.0, backoff_max_s=10.0,
-            schedule_speed=speed, schedule_min_interval_s=RULE_FLOOR_REAL_S,
+            schedule_speed=speed, schedule_min_interval_s=rule_floor_s(speed),
+            # above 3600x one worker cannot pass every rule four times a simulated day
+            rule_workers=1 if speed <= 3600 else 4,
             environment="development",
             # observations more than a real minute old are history, not news (a periodic
             # rule's run over every city can itself take seconds of real time)
