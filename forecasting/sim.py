@@ -62,8 +62,10 @@ def _stations(cat, truth: Truth) -> dict[str, str]:
     return {c: cat.stations_of(c, "air")[0].id for c in truth.cities if cat.stations_of(c, "air")}
 
 
-def write_truth(store, cat, truth: Truth) -> int:
-    """Write hour means of the truth as ``PT1H`` readings; returns the number of readings."""
+def write_truth(store, cat, truth: Truth, *, since: datetime | None = None,
+                until: datetime | None = None, kinds=("air", "hydro")) -> int:
+    """Write hour means of the truth as ``PT1H`` readings (those of ``kinds`` starting in
+    [``since``, ``until``) when given); returns the number of readings."""
     params = ["pm25", "pm10", "so2", "no2", "o3", "co", "temp", "rh", "pressure",
               "wind_speed", "wind_dir"]
     frames = {p: truth.city_hourly(p) for p in params}
@@ -83,6 +85,8 @@ def write_truth(store, cat, truth: Truth) -> int:
         for i, ts in enumerate(q.index[:-1].to_pydatetime()):
             readings.append(Reading(st, city, "hydro", ts, "PT1H",
                                     {"discharge": round(float(qh[i, j]), 3)}))
+    readings = [r for r in readings if r.kind in kinds and (since is None or r.ts >= since)
+                and (until is None or r.ts < until)]
     n = 0
     for k in range(0, len(readings), 50_000):
         n += store.write(readings[k:k + 50_000])

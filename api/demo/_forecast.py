@@ -17,6 +17,7 @@ from core.catalogue import Catalogue
 from core.store import Store, open_store
 
 log = logging.getLogger(__name__)
+HISTORY_H = 48          # simulated history written before the scenario's start
 ISSUE_EVERY_H = 12      # twice a simulated day, as the regional centre issues them
 
 
@@ -81,7 +82,22 @@ class DemoForecasts:
             self.service = self._train()
         except Exception:  # noqa: BLE001 - the rules fall back to persistence forecasts
             log.exception("demo forecast training failed; rules use persistence")
+        self.write_history()
         self.trained.set()
+
+    def write_history(self) -> int:
+        """The scenario's own simulated air quality of the days before it starts, as city
+        hourly readings: a deployed system has history, so the first forecast is issued at
+        the start (not a day later, once a day of readings has arrived) and an episode
+        already building at the start is warned from its first stage."""
+        from forecasting.sim import write_truth
+        try:
+            return write_truth(self.store, self.cat, self.truth, kinds=("air",),
+                               since=self.start_t - timedelta(hours=HISTORY_H),
+                               until=self.start_t)
+        except Exception:  # noqa: BLE001 - without it the first issue waits for a day of data
+            log.exception("demo history not written")
+            return 0
 
     def _run(self) -> None:
         self.prepare()
