@@ -119,7 +119,7 @@ class DemoForecasts:
             self.service.issue(now)
             self.issued += 1
         except NoForecast as exc:
-            log.info("no forecast at %s: %s", now, exc)
+            log.warning("no forecast issued at %s: %s", now, exc)
             return
         except Exception:  # noqa: BLE001 - try again at the next slot
             log.exception("demo forecast issue failed")
