@@ -90,8 +90,8 @@ class DemoAlerts:
             # observations more than a real minute old are history, not news (a periodic
             # rule's run over every city can itself take seconds of real time)
             retrospective_after=f"{int(max(1800, 60 * speed))}s")
-        self.svc = AlertService(settings, rules=demo_rules(speed, forecast_driven=forecast_driven), clock=clock,
-                                extra_webhook=webhook, store=store)
+        self.svc = AlertService(settings, clock=clock, extra_webhook=webhook, store=store,
+                                rules=demo_rules(speed, forecast_driven=forecast_driven))
         self.board = EdgeStatusBoard(clock).start(mqtt_url)
         bind_rules(self.svc, targets=targets, edge_status=self.board)
         self.svc.start()

@@ -30,10 +30,9 @@ class DerivedJobs:
     def grade_forecasts(self) -> None:
         """Right after a forecast issue: the rules that grade forecasts (regional first, as
         in the rule file), so every issue is graded once however busy the scheduler is."""
-        from alerts.rules.air_warning import AirWarningRule
-        from alerts.rules.regional import RegionalRule
+        from ._alerts import FORECAST_GRADING
         for rule in self.alerts.rules.periodic:
-            if isinstance(rule, (RegionalRule, AirWarningRule)):
+            if rule.config.type in FORECAST_GRADING:
                 self.alerts.run_soon(rule.id)   # in turn with the scheduled rule passes
 
     def aqi(self) -> None:
