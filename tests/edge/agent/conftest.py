@@ -149,12 +149,14 @@ class Subscriber:
         self.status: dict[str, dict] = {}
         self.status_log: list[dict] = []
         self.lock = threading.Lock()
+        self.subscribed = threading.Event()  # SUBACK seen: the (persistent) session holds both
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"sub{time.time_ns()}", clean_session=False)
         self.client.reconnect_delay_set(0.2, 1)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe([(READINGS_FILTER, 1),
                                                              (STATUS_FILTER, 1)])
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.connect("127.0.0.1", url_port)
         self.client.loop_start()
 

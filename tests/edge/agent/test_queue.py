@@ -66,7 +66,18 @@ def test_no_duplicate_ts_in_one_message(tmp_path):
 @pytest.mark.services
 @pytest.mark.parametrize("policy", ["drop_oldest", "reject_new"])
 def test_tiny_queue_policy_counted_and_announced(tmp_path, mosquitto, catalogue, policy):
-    mosquitto.stop()
+    # subscribed before the outage: its persistent session gets what the agent sends the moment
+    # it reconnects (a subscriber connecting after the restart could miss it)
+    sub = Subscriber(mosquitto.port, catalogue)
+    try:
+        assert sub.subscribed.wait(10)
+        mosquitto.stop()
+        _fill_tiny_queue_then_reconnect(tmp_path, mosquitto, sub, policy)
+    finally:
+        sub.close()
+
+
+def _fill_tiny_queue_then_reconnect(tmp_path, mosquitto, sub, policy):
     cfg = make_config(tmp_path, queue={"max_readings": 5, "policy": policy})
     with EdgeAgent(cfg, mqtt_url=mosquitto.url) as agent:
         dev = Hj212Device(agent.ports["hj212"], MN1)
@@ -82,16 +93,12 @@ def test_tiny_queue_policy_counted_and_announced(tmp_path, mosquitto, catalogue,
             assert answered == [True] * 5 + [False] * 3 and st["rejected.queue_full"] == 3
         assert agent.stats["queue_depth"] == 5
         mosquitto.start()
-        sub = Subscriber(mosquitto.port, catalogue)
-        try:
-            assert sub.wait(lambda: len(sub.readings(AIR[0])) == 5, 90)  # reconnect backoff
-            want = [base + timedelta(minutes=i) for i in (range(3, 8) if policy == "drop_oldest"
-                                                          else range(5))]
-            assert [r.ts for r in sub.readings(AIR[0])] == want
-            assert sub.wait(lambda: "queue_full" in sub.status.get(AIR[0], {}).get("alarms", []),
-                            10)
-            counters = sub.status[AIR[0]]["agent_counters"]
-            key = "dropped.queue_full" if policy == "drop_oldest" else "rejected.queue_full"
-            assert counters[key] == 3
-        finally:
-            sub.close()
+        assert sub.wait(lambda: len(sub.readings(AIR[0])) == 5, 90)  # reconnect backoff
+        want = [base + timedelta(minutes=i) for i in (range(3, 8) if policy == "drop_oldest"
+                                                      else range(5))]
+        assert [r.ts for r in sub.readings(AIR[0])] == want
+        assert sub.wait(lambda: "queue_full" in sub.status.get(AIR[0], {}).get("alarms", []),
+                        10)
+        counters = sub.status[AIR[0]]["agent_counters"]
+        key = "dropped.queue_full" if policy == "drop_oldest" else "rejected.queue_full"
+        assert counters[key] == 3
