@@ -254,6 +254,43 @@ def test_latest_is_the_newest_reading_per_station(store, catalogue):
     assert set(some.columns) >= {"time", "station", "city", "period", "pm25", "pm25_flag"}
 
 
+def long_dataset(cat, days: int = 70) -> list[Reading]:
+    """Two stations every 6 h over ``days`` days, with flags and gaps."""
+    rng = np.random.default_rng(11)
+    out = []
+    for station in ("1462A", "SIM-BAOJI-01"):
+        for k in range(days * 4):
+            values = {p: round(float(rng.uniform(0, 200)), 1) for p in PARAMS
+                      if rng.random() > 0.1}
+            flags = {p: "D" for p in values if rng.random() < 0.05}
+            if values:
+                out.append(reading(cat, station, T0 - timedelta(days=days, hours=-6 * k),
+                                   values, flags))
+    return out
+
+
+def test_raw_over_a_long_range_is_whole_and_in_order(store, catalogue):
+    # InfluxDB answers ranges over 30 days as two halves fetched at once: nothing lost or
+    # doubled at the seam, rows still by station then time
+    data = long_dataset(catalogue)
+    store.write(data)
+    start, end = T0 - timedelta(days=65), T0 - timedelta(days=1, hours=3)
+    got = store.raw("air", ["1462A", "SIM-BAOJI-01"], list(PARAMS), start, end)
+    want = expected_raw(data, ["1462A", "SIM-BAOJI-01"], list(PARAMS), start, end)
+    assert len(want) > 400
+    same_frame(got, want)
+
+
+def test_raw_bound_counts_both_halves_of_a_long_range(make_store, catalogue):
+    small = make_store(max_rows=300)
+    data = [r for r in long_dataset(catalogue) if r.station == "1462A"]  # 280 readings
+    small.write(data)
+    start, end = T0 - timedelta(days=70), T0
+    assert len(small.raw("air", ["1462A"], ["pm25", "pm10", "co"], start, end)) == 280
+    with pytest.raises(QueryTooLarge):  # 140 + 140 rows, each half under the bound
+        small.raw("air", ["1462A"], ["pm25", "pm10", "co"], start, end, limit=200)
+
+
 # -- bounds ----------------------------------------------------------------------------
 def test_raw_over_the_row_bound_is_refused(make_store, catalogue):
     small = make_store(max_rows=10)
