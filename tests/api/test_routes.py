@@ -96,6 +96,11 @@ def test_city_daily_aggregate_and_csv(env):
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("time,city,pm25_mean") and len(lines) == 3
+    empty = client.get("/series", headers=h, params={**q, "format": "csv",
+                                                     "start": "2026-10-01T00:00:00+08:00",
+                                                     "end": "2026-10-02T00:00:00+08:00"})
+    assert empty.status_code == 200 and empty.headers["content-type"].startswith("text/csv")
+    assert empty.text.strip().splitlines() == [lines[0]]  # the header, no rows (was "[]")
 
 
 @pytest.mark.parametrize("query,status", [
