@@ -186,7 +186,7 @@ def atom(request: Request, _: Reader):
     """Atom feed of active alerts, each linking to its CAP message."""
     svc = _svc(request)
     base = str(request.base_url).rstrip("/")
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.fromtimestamp(request.app.state.clock(), timezone.utc).isoformat()  # sim time in the demo
     entries = []
     for a in svc.alerts(open_only=True):
         if a["state"] in ("pending",) or _latest_cap(svc, a["id"]) is None:

@@ -40,7 +40,8 @@ def env(tmp_path, catalogue):
               for r in ("station", "inspector", "city-team", "bureau", "admin")}
     tokens["bureau-shanxi"] = keys.create("t-shanxi", "bureau", "Shanxi")[1]
     app = create_app(open_store("duckdb://:memory:", catalogue), catalogue, keys,
-                     limiter=RateLimiter(1000, 1000), alert_service=svc)
+                     limiter=RateLimiter(1000, 1000), alert_service=svc,
+                     clock=lambda: clock.now().timestamp())
     yield TestClient(app), tokens, svc
     svc.stop()
 
@@ -111,6 +112,10 @@ def test_cap_and_atom_feed(env):
     feed = client.get("/cap/feed.atom", headers=H(tokens, "inspector"))
     assert feed.status_code == 200 and feed.text.startswith("<?xml")
     assert f"/alerts/{a['id']}/cap" in feed.text
+    # the feed is as of the service's clock (the simulator's in the demo), not the wall clock
+    from xml.etree import ElementTree
+    root = ElementTree.fromstring(feed.content)
+    assert root.find("{http://www.w3.org/2005/Atom}updated").text == "2026-12-10T02:20:00+00:00"
     assert client.get("/cap/feed.atom").status_code == 401
 
 
