@@ -74,13 +74,17 @@ class ForecastService:
             return None
 
     # -- models -------------------------------------------------------------------------
-    def current(self, kind: str):
-        """(model, version) in service, or (None, reason) when only the baseline can run."""
+    def current(self, kind: str, *, issuing: bool = True):
+        """(model, version) in service, or (None, reason) when only the baseline can run.
+        ``issuing=False`` (training compares candidates with it): no model yet is no warning."""
         try:
             model, meta = self.registry.load(kind)
             return model, meta["version"]
         except RegistryError as exc:
-            log.warning("no usable %s model, using the baseline: %s", kind, exc)
+            if issuing:
+                log.warning("no usable %s model, using the baseline: %s", kind, exc)
+            else:
+                log.info("no current %s model to compare the candidate with: %s", kind, exc)
             return None, str(exc)
 
     def fit_air(self, fb, end_row: int, start_row: int = 72) -> AirModel:
@@ -111,7 +115,7 @@ class ForecastService:
         if len(origins):
             bt = run_backtest(model, fb, origins, self.met_feed, warn_p=self.warn_p,
                               progress=progress)
-            current, _ = self.current("air")
+            current, _ = self.current("air", issuing=False)
             cur_score = None
             if current is not None:
                 cur_score = run_backtest(current, fb, origins, self.met_feed, warn_p=self.warn_p,
@@ -123,7 +127,7 @@ class ForecastService:
             out.update(air_version=version, air=bt.summary(), air_current_score=cur_score,
                        air_promoted=self.registry.consider("air", version, AIR_METRIC, cur_score))
         fscore = flow_score(flow, flow_panel, np.arange(fhold, len(flow_panel.index) - 1))
-        current_flow, _ = self.current("flow")
+        current_flow, _ = self.current("flow", issuing=False)
         fcur = flow_score(current_flow, flow_panel, np.arange(fhold, len(flow_panel.index) - 1)) \
             if current_flow is not None else None
         fmeta = {"training": {"start": str(flow_panel.index[0]),
