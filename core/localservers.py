@@ -5,6 +5,7 @@ The binaries come from Debian's ``mosquitto`` and ``influxdb`` packages (scripts
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import httpx
@@ -48,6 +50,21 @@ def _which(name: str, extra: tuple[str, ...] = ("/usr/sbin", "/usr/bin")) -> str
     return found
 
 
+_RUNNING: "weakref.WeakSet[_Server]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Servers still running when the interpreter exits (a run interrupted before its
+    fixtures' teardown) are stopped: they run in their own session, so no terminal signal
+    reaches them."""
+    for server in list(_RUNNING):
+        try:
+            server.stop(kill=True)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
 class _Server:
     name = "server"
 
@@ -67,6 +84,7 @@ class _Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self._argv(), stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        _RUNNING.add(self)
         try:
             self._wait_ready(timeout)
         except ServerError as exc:
@@ -93,6 +111,7 @@ class _Server:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+        _RUNNING.discard(self)
 
     def restart(self) -> None:
         self.stop()

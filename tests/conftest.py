@@ -5,6 +5,7 @@ Under CI=true a service that cannot start is a test failure, never a skip.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from contextlib import contextmanager
 
@@ -14,6 +15,16 @@ from core.catalogue import load_catalogue
 from core.localservers import InfluxDB, Mosquitto, ServerError
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _terminated(signum, frame):
+    # SIGTERM (a CI timeout, a kill) ends the run like Ctrl-C: pytest then tears the
+    # fixtures down, stopping the InfluxDB and Mosquitto processes the session started
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _terminated)
 
 
 def _unavailable(what: str, exc: Exception):
