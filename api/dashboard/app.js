@@ -118,8 +118,12 @@ async function drawHistory() {
   if (scope === "station" && city && forecast) title += ` · ${t("forecast")}: ${nameOf(state.cat.cities[city])}`;
   const empty = !rows.length && !(pm25 && pm25.length) && !(forecast && forecast.aqi?.length);
   $("history-empty").hidden = !empty;
-  historyChart.setOption(historyOption({ title, history: rows, pm25, forecast, nowMs: nowMs() }), true);
+  const clock = nowMs();
+  historyChart.setOption(historyOption({ title, history: rows, pm25, forecast, nowMs: clock }), true);
   $("history").dataset.selection = `${scope}:${id}`;
+  $("history").dataset.now = new Date(clock).toISOString();
+  $("history").dataset.points = String(rows.filter((r) => r.aqi !== null && r.aqi !== undefined).length +
+    (pm25 ? pm25.length : 0));
 }
 
 function fillSelector() {
@@ -168,7 +172,14 @@ function setStream(s) {
 }
 
 const reloadAlerts = throttle(() => refreshAlerts().then(drawAlerts).catch(fail), 1000);
-const reloadAqi = throttle(() => refreshAqi().then(drawMap).catch(fail), 5000);
+// the map and the 7-day chart follow the data: the chart's window ends at the data clock
+// (the simulator's in the demo), which moves on with every refresh
+const reloadAqi = throttle(() => refreshAqi().then(drawAqi).catch(fail), 5000);
+
+function drawAqi() {
+  drawMap();
+  return drawHistory();
+}
 
 function onEvent(ev) {
   state.events.push(ev);
@@ -251,7 +262,7 @@ async function boot() {
   document.body.dataset.ready = "1";
   followEvents(onEvent, setStream);
   setInterval(tickCountdowns, 1000);
-  setInterval(() => refreshAqi().then(drawMap).catch(fail), 60000);
+  setInterval(() => refreshAqi().then(drawAqi).catch(fail), 60000);
   setInterval(() => refreshEcoflow().then(() => { drawRivers(); drawMap(); }).catch(fail), 300000);
   let ticks = 0;
   setInterval(() => {  // the stream carries alert changes; without it poll every 15 s

@@ -279,6 +279,13 @@ def test_warning_appears_live_and_city_team_acknowledges_it(demo, browser):
         f"a warning shows its time left (not expired, not unknown), got {left!r}"
     # the alert list has the row with an acknowledge button for this key
     assert snap["rowState"] == "active", snap
+    # the 7-day chart (Xi'an by default) follows the data clock, not the page's opening: it
+    # shows the hours stored since, up to the simulated now
+    _wait(lambda: browser.execute_script(
+        "const h = document.getElementById('history');"
+        "return Number(h.dataset.points) > 0 && document.getElementById('history-empty').hidden"
+        " && Date.parse(h.dataset.now) >= Date.parse(arguments[0])", alert["observed_at"]),
+        30, "the 7-day chart to show Xi'an's hours up to the warning's time")
     _shot(browser, "dashboard-warning.png")
     # a key without the right is refused by the API (and never offered the button, below)
     refused = httpx.post(f"{api}/alerts/{alert_id}/ack", json={"responder": "x"},
