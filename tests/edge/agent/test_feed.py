@@ -9,6 +9,7 @@ import pytest
 
 from core.wire import config_topic
 from edge.agent import EdgeAgent
+from edge.protocols import hj212
 
 from .conftest import AIR, CST, HYDRO, Hj212Device, Sl651Device, make_config
 
@@ -91,6 +92,18 @@ def test_every_reading_arrives_in_order_with_qc_flags(agent, subscriber):
     assert seqs == sorted(seqs) and seqs[0] == 0
 
 
+def _qn_with_swappable_crc(mn: str, data_time: datetime) -> datetime:
+    """A QN for which the upload's CRC has two different bytes: when both bytes are equal
+    (1 in 256 QNs), "byte-swapped" is the correct CRC and the upload is rightly accepted."""
+    for ms in range(1000):
+        qn = data_time + timedelta(milliseconds=ms)
+        (part,) = hj212.build_upload("2051", mn, data_time, {"a34004": 10}, qn=qn, ack=True)
+        crc = int(hj212.encode_packet(part)[-6:-2], 16)
+        if hj212.swap_bytes(crc) != crc:
+            return qn
+    raise AssertionError("no QN with a swappable CRC")
+
+
 def test_refusals_use_the_protocols_error_replies(agent, subscriber):
     dev = Hj212Device(agent.ports["hj212"], "NOT-A-KNOWN-LOGGER")
     dev.connect()
@@ -100,7 +113,8 @@ def test_refusals_use_the_protocols_error_replies(agent, subscriber):
     dev.mn = MN1
     reply = dev.upload(now, {"a34004": 10}, pw="000000")
     assert (reply.cn, reply.cp["QnRtn"]) == ("9011", "3")
-    reply = dev.upload(now, {"a34004": 10}, swapped=True)  # not tolerated for MN1
+    reply = dev.upload(now, {"a34004": 10}, swapped=True,  # not tolerated for MN1
+                       qn=_qn_with_swappable_crc(MN1, now))
     assert (reply.cn, reply.cp["QnRtn"]) == ("9011", "9")
     dev2 = Hj212Device(agent.ports["hj212"], MN2)
     dev2.connect()
