@@ -186,7 +186,8 @@ def atom(request: Request, _: Reader):
     """Atom feed of active alerts, each linking to its CAP message."""
     svc = _svc(request)
     base = str(request.base_url).rstrip("/")
-    now = datetime.fromtimestamp(request.app.state.clock(), timezone.utc).isoformat()  # sim time in the demo
+    # the app's clock: the simulator's in the demo
+    now = datetime.fromtimestamp(request.app.state.clock(), timezone.utc).isoformat()
     entries = []
     for a in svc.alerts(open_only=True):
         if a["state"] in ("pending",) or _latest_cap(svc, a["id"]) is None:

@@ -10,7 +10,7 @@ import json
 import logging
 import ssl
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Sequence
 from urllib.parse import unquote, urlsplit, parse_qs
 
@@ -205,9 +205,10 @@ class InfluxStore:
             later = self._pool().submit(part, mid, q.end)
             try:
                 first = part(q.start, mid)
-            finally:
-                second = later.result()
-            df = pd.concat([first, second], ignore_index=True)
+            except BaseException:
+                wait([later])  # its error, if any, would only repeat this one
+                raise
+            df = pd.concat([first, later.result()], ignore_index=True)
         else:
             df = part(q.start, q.end)
         if len(df) > limit:
