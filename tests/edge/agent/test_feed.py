@@ -92,12 +92,14 @@ def test_every_reading_arrives_in_order_with_qc_flags(agent, subscriber):
     assert seqs == sorted(seqs) and seqs[0] == 0
 
 
-def _qn_with_swappable_crc(mn: str, data_time: datetime) -> datetime:
-    """A QN for which the upload's CRC has two different bytes: when both bytes are equal
-    (1 in 256 QNs), "byte-swapped" is the correct CRC and the upload is rightly accepted."""
+def _qn_with_swappable_crc(dev: Hj212Device, data_time: datetime, factors: dict) -> datetime:
+    """A QN for which ``dev``'s upload of ``factors`` has a CRC of two different bytes: when
+    both bytes are equal (about 1 QN in 200), "byte-swapped" is the correct CRC and the
+    upload is rightly accepted."""
     for ms in range(1000):
         qn = data_time + timedelta(milliseconds=ms)
-        (part,) = hj212.build_upload("2051", mn, data_time, {"a34004": 10}, qn=qn, ack=True)
+        (part,) = hj212.build_upload("2051", dev.mn, data_time, factors, pw=dev.pw, qn=qn,
+                                     ack=True)
         crc = int(hj212.encode_packet(part)[-6:-2], 16)
         if hj212.swap_bytes(crc) != crc:
             return qn
@@ -114,7 +116,7 @@ def test_refusals_use_the_protocols_error_replies(agent, subscriber):
     reply = dev.upload(now, {"a34004": 10}, pw="000000")
     assert (reply.cn, reply.cp["QnRtn"]) == ("9011", "3")
     reply = dev.upload(now, {"a34004": 10}, swapped=True,  # not tolerated for MN1
-                       qn=_qn_with_swappable_crc(MN1, now))
+                       qn=_qn_with_swappable_crc(dev, now, {"a34004": 10}))
     assert (reply.cn, reply.cp["QnRtn"]) == ("9011", "9")
     dev2 = Hj212Device(agent.ports["hj212"], MN2)
     dev2.connect()
