@@ -1,6 +1,6 @@
 """Fenwei alert platform: rules, a durable alert lifecycle, delivery with proof of receipt.
 
-Public names are imported lazily so ``alerts.aqi`` stays light.
+Public names are imported lazily so ``core.aqi`` stays light.
 """
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import importlib
 
 _EXPORTS = {
     "AlertService": "._service",
+    "AlertState": "._state",
+    "regional_link": "._notify",
     "AlertSettings": "._config",
     "RuleSet": "._config",
     "load_rules": "._config",
@@ -25,6 +27,10 @@ _EXPORTS = {
     "build_cap": "._cap",
     "AckSigner": "._ack",
     "LEVELS": "._levels",
+    "packaged_rules": "._packaged",
+    "rule_floor_s": "._packaged",
+    "FORECAST_GRADING": "._packaged",
+    "LIVENESS": "._packaged",
 }
 
 __all__ = sorted(_EXPORTS)

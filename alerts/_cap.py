@@ -1,7 +1,18 @@
-"""CAP 1.2 messages (OASIS Common Alerting Protocol) for issued, updated and lifted alerts."""
+"""CAP 1.2 messages (OASIS Common Alerting Protocol) for issued, updated and lifted alerts.
+
+Timing of forecast-driven alerts (heavy-pollution warnings, regional joint warnings and
+prompts) comes from their evidence: ``onset`` is the forecast onset (a city warning's
+``onset``, a regional ``window.start``), ``expires`` the end of what was forecast (``end``,
+``window.end``, a prompt's ``valid_until``; for a held warning without an episode, the end of
+the forecast hours graded), and ``urgency`` follows the lead from ``sent`` to the onset by the
+CAP 1.2 definitions: ``Immediate`` (act now) once the onset is reached, ``Expected`` (act
+within the next hour) when it is at most an hour away, ``Future`` (act in the near future)
+beyond. Observed alerts keep ``onset`` = first observation and ``Immediate``; lifted and
+cancelled ones are ``Past``.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from xml.etree import ElementTree as ET
 
@@ -14,11 +25,46 @@ NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MSG_TYPE = {"issued": "Alert", "updated": "Update", "escalated": "Update",
             "lifted": "Cancel", "cancelled": "Cancel"}
 CIRCLE_KM = 30.0
+EXPECTED_WITHIN = timedelta(hours=1)    # CAP 1.2 "Expected": responsive action within the hour
 
 
 def cap_time(ts: datetime) -> str:
     """CAP dateTime: seconds precision with an explicit offset (China Standard Time)."""
     return ts.astimezone(CST).replace(microsecond=0).isoformat()
+
+
+def _when(v) -> datetime | None:
+    if isinstance(v, datetime):
+        return v
+    try:
+        return datetime.fromisoformat(v) if v else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _horizon(ev: dict) -> datetime | None:
+    """End of the forecast hours a warning was graded on (``aqi.start`` + values)."""
+    seq = ev.get("aqi")
+    if "forecast" not in ev or not isinstance(seq, dict):
+        return None
+    start = _when(seq.get("start"))
+    return start + timedelta(hours=len(seq.get("values") or ())) if start else None
+
+
+def forecast_timing(ev: dict) -> tuple[datetime | None, datetime | None]:
+    """(onset, expires) given by a forecast-driven alert's evidence (None when not)."""
+    window = ev.get("window") if isinstance(ev.get("window"), dict) else {}
+    onset = _when(ev.get("onset")) or _when(window.get("start"))
+    ends = (ev.get("expires_at"), ev.get("valid_until"), ev.get("end"), window.get("end"))
+    expires = next((t for t in map(_when, ends) if t is not None), None) or _horizon(ev)
+    return onset, expires
+
+
+def urgency_for(onset: datetime | None, sent: datetime) -> str:
+    """CAP urgency of an alert whose forecast onset is ``onset`` (None: observed now)."""
+    if onset is None or onset <= sent:
+        return "Immediate"
+    return "Expected" if onset - sent <= EXPECTED_WITHIN else "Future"
 
 
 def schema_path():
@@ -48,12 +94,16 @@ def build_cap(cat, alert: dict, event: str, *, identifier: str, sender: str, sen
         _sub(root, "note", "演练 / EXERCISE")
     if references:
         _sub(root, "references", " ".join(references))
+    onset, until = forecast_timing(alert.get("evidence") or {})
+    expires = expires or (until if until is not None and until > sent else None)
+    timing = (onset, sent, expires)
     for lang, text, head in (("zh-CN", texts[0], title[0]), ("en-US", texts[1], title[1])):
-        _info(root, cat, alert, event, lang, text, head or alert["kind"], expires)
+        _info(root, cat, alert, event, lang, text, head or alert["kind"], timing)
     return ET.tostring(root, encoding="unicode", xml_declaration=False)
 
 
-def _info(root, cat, alert, event, lang, text, headline, expires) -> None:
+def _info(root, cat, alert, event, lang, text, headline, timing) -> None:
+    onset, sent, expires = timing
     info = _sub(root, "info")
     _sub(info, "language", lang)
     _sub(info, "category", "Env")
@@ -62,14 +112,14 @@ def _info(root, cat, alert, event, lang, text, headline, expires) -> None:
     _sub(info, "event", headline)
     ended = event in ("lifted", "cancelled")
     _sub(info, "responseType", "AllClear" if ended else "Prepare")
-    _sub(info, "urgency", "Past" if ended else "Immediate")
+    _sub(info, "urgency", "Past" if ended else urgency_for(onset, sent))
     _sub(info, "severity", CAP_SEVERITY.get(alert.get("level") or "", "Unknown"))
     _sub(info, "certainty", (alert.get("evidence") or {}).get("certainty") or "Observed")
     code = _sub(info, "eventCode")
     _sub(code, "valueName", "fenwei-kind")
     _sub(code, "value", alert["kind"])
     _sub(info, "effective", cap_time(alert.get("activated_at") or alert["opened_at"]))
-    _sub(info, "onset", cap_time(alert["first_observed_at"]))
+    _sub(info, "onset", cap_time(onset or alert["first_observed_at"]))
     if expires is not None:
         _sub(info, "expires", cap_time(expires))
     _sub(info, "senderName", "汾渭平原监测预警平台" if lang == "zh-CN" else "Fenwei alert platform")

@@ -49,6 +49,8 @@ alerts = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("cap_refs", sa.JSON, nullable=False),
     sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("held", sa.String(16)),          # the event a silence or inhibition holds
+    sa.Column("peak_level", sa.String(16)),    # the highest level reached
 )
 sa.Index("uq_alerts_open_rule_subject", alerts.c.rule_id, alerts.c.subject, unique=True,
          sqlite_where=alerts.c.open, postgresql_where=alerts.c.open)
@@ -100,8 +102,10 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UTC, nullable=False),
     sa.Column("delivered_at", UTC),
+    sa.Column("group_key", sa.String(300)),    # rows of one key go out as one message
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+sa.Index("ix_outbox_group", outbox.c.group_key, outbox.c.status)
 
 receipts = sa.Table(
     "receipts", md,
@@ -125,7 +129,15 @@ silences = sa.Table(
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", UTC, nullable=False),
+    sa.Column("kind", sa.String(64)),
+    sa.Column("city", sa.String(64)),
+    sa.Column("station", sa.String(64)),
+    sa.Column("section", sa.String(64)),
+    sa.Column("level", sa.String(16)),
+    sa.Column("expired_by", sa.String(128)),
+    sa.Column("expired_at", UTC),
 )
+SILENCE_MATCHERS = ("rule_id", "subject", "kind", "city", "station", "section", "level")
 
 
 def make_engine(url: str) -> Engine:
@@ -136,13 +148,27 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(str(exc)) from None
 
 
+def _alembic_config():
+    from alembic.config import Config
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def schema_current(engine: Engine) -> bool:
+    """Whether the schema is at the newest migration (read only)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration (serialised across processes)."""
     from alembic import command
-    from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg = _alembic_config()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(826311)"))

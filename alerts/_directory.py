@@ -13,30 +13,39 @@ Routing:
   ``pipeline:*`` ones (no city is affected by our own outage);
 * ``broadcast`` recipients (MQTT, server-sent events) get every event;
 * exercise alerts go only to recipients marked ``exercise``; catch-all recipients get a copy of
-  every notification, marked with the recipient it was meant for.
+  every notification, marked with the recipient it was meant for;
+* the person on duty for a chosen team (``duty`` plans over ``people``, :mod:`._duty`) gets
+  the notification too, beside the team's own channels; on the directory's clock;
+* reminders and escalations leave out whoever has acknowledged already (``acknowledged``: the
+  cities acknowledged so far): a city's team, a bureau once all its province's covered cities
+  have, the coordinator once every city has — and the catch-all copies meant for them.
 """
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ._duty import DutyPlan, OnDuty, TeamDuty
 from .errors import ConfigError
 
 Role = Literal["city_team", "province_env", "water_bureau", "coordinator", "operator",
-               "broadcast", "catchall"]
-CHANNEL_TYPES = ("webhook", "email", "mqtt", "sse", "wecom", "dingtalk", "sms")
+               "broadcast", "catchall", "on_call"]
+CHANNEL_TYPES = ("webhook", "email", "mqtt", "sse", "wecom", "dingtalk", "sms", "aliyun_sms",
+                 "tencent_sms")
 
 
 class ChannelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["webhook", "email", "mqtt", "sse", "wecom", "dingtalk", "sms"]
+    type: Literal["webhook", "email", "mqtt", "sse", "wecom", "dingtalk", "sms", "aliyun_sms",
+                  "tencent_sms"]
     url: str | None = None
     to: list[str] = []
     format: Literal["json", "cap"] = "json"
@@ -46,6 +55,14 @@ class ChannelSpec(BaseModel):
     timeout_s: float | None = None
     lang: Literal["zh", "en"] | None = None
     template: str | None = None
+    # Alibaba Cloud / Tencent Cloud SMS (docs/services/alerts.md "SMS providers"); the key pair
+    # is the secret ("<key id>:<key secret>", best from secret_env)
+    template_id: str | None = None
+    sign_name: str | None = None
+    sdk_app_id: str | None = None
+    params: dict[str, str] | list[str] | None = None
+    region: str | None = None
+    param_max_chars: int | None = None
 
     def target(self) -> str:
         if self.type == "email":
@@ -56,6 +73,18 @@ class ChannelSpec(BaseModel):
         if self.secret_env:
             return os.environ.get(self.secret_env) or self.secret
         return self.secret
+
+
+class ReportSub(BaseModel):
+    """A bulletin a recipient receives (docs/services/alerts.md "Reports"); a plain string
+    names the bulletin with the defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    report: Literal["daily", "monday", "monthly", "yearly"]
+    cities: list[str] = []      # daily: default the recipient's city, else its province's
+    lang: Literal["zh", "en"] | None = None
+    channels: list[Literal["email", "wecom", "dingtalk"]] = []   # default: all of these
 
 
 class Recipient(BaseModel):
@@ -70,6 +99,12 @@ class Recipient(BaseModel):
     lang: Literal["zh", "en"] = "zh"
     exercise: bool = False
     channels: list[ChannelSpec] = []
+    reports: list[ReportSub] = []
+
+    @field_validator("reports", mode="before")
+    @classmethod
+    def _reports(cls, v):
+        return [{"report": x} if isinstance(x, str) else x for x in v or []]
 
     def name(self) -> str:
         return self.name_zh
@@ -80,6 +115,13 @@ class Recipient(BaseModel):
                 raise ConfigError(f"recipient {self.id}: {ch.type} channel needs a url")
             if ch.type == "email" and not ch.to:
                 raise ConfigError(f"recipient {self.id}: email channel needs 'to'")
+            if ch.type in ("aliyun_sms", "tencent_sms"):
+                need = ["url", "to", "template_id", "sign_name"] + (
+                    ["sdk_app_id"] if ch.type == "tencent_sms" else [])
+                missing = [k for k in need if not getattr(ch, k)]
+                if missing:
+                    raise ConfigError(f"recipient {self.id}: {ch.type} channel needs "
+                                      + ", ".join(repr(k) for k in missing))
 
 
 @dataclass(frozen=True)
@@ -89,16 +131,48 @@ class Route:
 
 
 class Directory:
-    def __init__(self, recipients: list[Recipient], catalogue) -> None:
+    # a drill of the whole system (a replay on a warped clock) is broadcast to its own
+    # dashboards and MQTT events, each event marked exercise; in a live system never
+    broadcast_exercises = False
+
+    def __init__(self, recipients: list[Recipient], catalogue, *,
+                 people: list[Recipient] = (), duty: list[TeamDuty] = ()) -> None:
         self.cat = catalogue
         self.by_id: dict[str, Recipient] = {}
-        for r in recipients:
+        self.clock = None          # .now(); the alert state sets its own (duty is by time)
+        for r in list(recipients) + list(people):
             if r.id in self.by_id:
                 raise ConfigError(f"recipients: id {r.id!r} used twice")
             if r.city is not None and r.city not in catalogue.cities:
                 raise ConfigError(f"recipients: {r.id}: unknown city {r.city!r}")
+            bad = sorted({c for sub in r.reports for c in sub.cities} - set(catalogue.cities))
+            if bad:
+                raise ConfigError(f"recipients: {r.id}: reports: unknown cities {bad}")
             r.check()
             self.by_id[r.id] = r
+        self.people = {p.id for p in people}
+        self.duty = DutyPlan(list(duty), self.people,
+                             {r.id for r in recipients if r.role not in ("on_call",)})
+
+    def now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else datetime.now(timezone.utc)
+
+    def on_duty(self, team: str, at: datetime | None = None) -> OnDuty | None:
+        """Who is on duty for ``team`` at ``at`` (default: now on the directory's clock)."""
+        return self.duty.on_duty(team, at or self.now())
+
+    def _with_duty(self, teams: list[Recipient]) -> list[Recipient]:
+        """``teams`` and, after each, its person on duty now (standing for the team: its
+        city, province and drill flag), each person once."""
+        out: dict[str, Recipient] = {}
+        at = self.now() if self.duty.teams else None
+        for r in teams:
+            out.setdefault(r.id, r)
+            d = self.duty.on_duty(r.id, at) if at is not None else None
+            if d is not None and d.person in self.by_id and d.person not in out:
+                out[d.person] = self.by_id[d.person].model_copy(update={
+                    "city": r.city, "province": r.province, "exercise": r.exercise})
+        return list(out.values())
 
     def add(self, recipient: Recipient) -> None:
         recipient.check()
@@ -132,8 +206,10 @@ class Directory:
         return None
 
     def route(self, kind: str, subject: str, cities: tuple[str, ...], *, step: int = 0,
-              exercise: bool = False) -> list[Route]:
-        """Recipients of an alert at escalation ``step``, catch-all copies included."""
+              exercise: bool = False, acknowledged: frozenset[str] = frozenset()
+              ) -> list[Route]:
+        """Recipients of an alert at escalation ``step``, catch-all copies included, less
+        those who have nothing left to acknowledge (``acknowledged``: cities done)."""
         river = self.section_of(subject) is not None and kind.startswith("river.")
         regional = subject.startswith("region:") or kind.endswith(".regional")
         provinces = {self.cat.cities[c].province for c in cities if c in self.cat.cities}
@@ -148,13 +224,30 @@ class Directory:
             chosen += self._role("coordinator")
         if subject.startswith("pipeline:") or kind.split(".")[0] in ("liveness", "quality"):
             chosen += self._role("operator")  # platform operators: no-data and data quality
-        chosen = [r for r in {r.id: r for r in chosen}.values() if r.exercise == exercise]
+        every = self._with_duty([r for r in {r.id: r for r in chosen}.values()
+                                 if self._waiting(r, cities, acknowledged)])
+        chosen = [r for r in every if r.exercise == exercise]
         routes = [Route(r) for r in chosen]
-        if not exercise:  # drills are never broadcast
+        if not exercise or self.broadcast_exercises:  # a live system's drills are not
             routes += [Route(r) for r in self._role("broadcast")]
+        # the catch-all (exercise) inbox gets a copy for each recipient an alert is meant
+        # for; in a drill, for each team the real alert would have reached
         for c in self._role("catchall"):
-            routes += [Route(c, meant_for=x) for x in chosen]
+            routes += [Route(c, meant_for=x) for x in (every if exercise else chosen)]
         return routes
+
+    def _waiting(self, r: Recipient, cities: tuple[str, ...], acked) -> bool:
+        """Does ``r`` still have a city to acknowledge for, ``acked`` being done?"""
+        if not acked:
+            return True
+        if r.role == "city_team" or (r.role == "on_call" and r.city):
+            return r.city not in acked
+        if r.role in ("province_env", "water_bureau"):
+            return any(c not in acked for c in cities
+                       if c in self.cat.cities and self.cat.cities[c].province == r.province)
+        if r.role == "coordinator":
+            return any(c not in acked for c in cities)
+        return True   # operators: their own alerts are not acknowledged city by city
 
     def new_recipients(self, kind, subject, cities, step, exercise) -> list[Route]:
         """Recipients added by moving from ``step - 1`` to ``step``."""
@@ -177,8 +270,11 @@ def load_directory(path: Path | str | None, catalogue,
         doc = json.loads(text)
         rows = doc["recipients"] + list(extra or [])
         recipients = [Recipient.model_validate(r) for r in rows]
+        people = [Recipient.model_validate({"role": "on_call", **p})
+                  for p in doc.get("people", [])]
+        duty = [TeamDuty.model_validate(d) for d in doc.get("duty", [])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, ValidationError):
             raise ConfigError(f"recipients file {path or 'recipients.json'}: {exc}") from None
         raise ConfigError(f"recipients file {path or 'recipients.json'}: {exc}") from exc
-    return Directory(recipients, catalogue)
+    return Directory(recipients, catalogue, people=people, duty=duty)

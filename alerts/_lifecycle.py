@@ -17,9 +17,9 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ._db import alerts, audit, rule_state, silences
+from ._db import SILENCE_MATCHERS, alerts, audit, outbox, rule_state, silences
 from ._notify import Notifier
-from .errors import InvalidTransition, NotFound
+from .errors import BadToken, InvalidTransition, NotFound
 from .rules import Signal
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 def _insert(conn):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+
+
+# the columns a tick decides by (Lifecycle._tick_due) before it locks an alert
+_TICK_COLUMNS = ("id", "open", "state", "retrospective", "notified", "held", "rule_id",
+                 "level", "activated_at", "opened_at", "escalation_step", "last_notified_at")
 
 
 class Lifecycle:
@@ -143,8 +148,12 @@ class Lifecycle:
             vals = {"level": sig.level}
             state = cur["state"]
             if up:
-                vals.update(activated_at=self.clock.now(), escalation_step=0)
+                vals["activated_at"] = self.clock.now()
                 state = "active"  # a higher level needs a new acknowledgement
+                peak = cur.get("peak_level") or cur["level"]
+                if self._rank(sig.level) > self._rank(peak):
+                    # a new peak re-arms the escalation ladder, once per level reached
+                    vals.update(escalation_step=0, peak_level=sig.level)
             self._update(conn, cur, sig, "rule", "level_up" if up else "level_down", state,
                          reason=f"level {cur['level']} → {sig.level}", **vals)
             if cur["notified"]:
@@ -211,7 +220,7 @@ class Lifecycle:
                    updated_at=now, resolved_at=None, first_observed_at=sig.observed_at,
                    observed_at=sig.observed_at, ack_by=None, ack_note=None, ack_at=None,
                    escalation_step=0, last_notified_at=None, seq=0, cap_refs=[],
-                   evidence=sig.evidence)
+                   evidence=sig.evidence, held=None, peak_level=sig.level)
         conn.execute(alerts.insert().values(**row))
         self._audit(conn, row["id"], rule.id, subject, "rule", "opened", None, state, sig.level,
                     f"{sig.status} at level {sig.level}" + (" (retrospective)" if retro else ""),
@@ -247,22 +256,92 @@ class Lifecycle:
             raise NotFound(f"no alert {alert_id!r}")
         return dict(row)
 
-    def acknowledge(self, alert_id: str, responder: str, note: str = "", via: str = "api") -> dict:
+    def acknowledge(self, alert_id: str, responder: str, note: str = "", via: str = "api", *,
+                    cities=None, token: str | None = None) -> dict:
+        """Acknowledge for ``cities`` (None: for everyone; a city team gives its own city, a
+        bureau its province's). The alert is acknowledged once every city it covers is; until
+        then each city's acknowledgement is an ``acknowledged_for`` audit row. ``token``: a
+        link's token (signature already checked), spent here once (BadToken otherwise)."""
         def run(conn):
             cur = self._locked_alert(conn, alert_id)
+            spent = self._check_token(conn, cur, token) if token is not None else {}
+            actor = f"{responder} via {via}"
             if cur["state"] == "acknowledged":
-                return cur  # a second click on the same link changes nothing
+                return self._spent(conn, cur, actor, spent)   # by everyone already
             if cur["state"] != "active":
                 raise InvalidTransition(f"alert {alert_id} is {cur['state']}: cannot acknowledge")
+            covered = set(cur["cities"] or [])
+            mine = None if cities is None or not covered else set(cities) & covered
+            if mine is not None and not mine:
+                raise InvalidTransition(f"alert {alert_id} covers {', '.join(sorted(covered))}: "
+                                        f"not {', '.join(sorted(cities)) or 'no city'}")
+            if mine is not None:
+                done = self.acknowledged_cities(conn, cur)
+                if not covered - done - mine:
+                    pass   # the last city: the alert is acknowledged below
+                elif mine - done:
+                    self._audit(conn, cur["id"], cur["rule_id"], cur["subject"], actor,
+                                "acknowledged_for", "active", "active", cur["level"],
+                                f"acknowledged for {', '.join(sorted(mine))}"
+                                + (f": {note}" if note else ""), {"cities": sorted(mine), **spent})
+                    cur["acknowledged_cities"] = sorted(done | mine)
+                    return cur   # the other cities' teams still have to acknowledge
+                else:
+                    cur["acknowledged_cities"] = sorted(done)
+                    return self._spent(conn, cur, actor, spent)
             now = self.clock.now()
-            self._update(conn, cur, None, f"{responder} via {via}", "acknowledged",
-                         "acknowledged", ack_by=responder, ack_note=note, ack_at=now,
-                         reason=note or "acknowledged")
+            values = dict(state="acknowledged", updated_at=now, ack_by=responder, ack_note=note,
+                          ack_at=now)
+            conn.execute(alerts.update().where(alerts.c.id == cur["id"]).values(**values))
+            frm = cur["state"]
+            cur.update(values)
+            self._audit(conn, cur["id"], cur["rule_id"], cur["subject"], actor, "acknowledged",
+                        frm, "acknowledged", cur["level"], note or "acknowledged", spent)
             if cur["notified"]:
                 self.notifier.notify(conn, self.rules.rules.get(cur["rule_id"]), cur,
                                      "acknowledged")
             return cur
         return self._txn(run)
+
+    def acknowledged_cities(self, conn, cur: dict) -> set[str]:
+        """Cities whose teams acknowledged the alert since its last activation (a level up
+        needs a new acknowledgement)."""
+        since = cur["activated_at"] or cur["opened_at"]
+        rows = conn.execute(sa.select(audit.c.evidence).where(
+            audit.c.alert_id == cur["id"], audit.c.action == "acknowledged_for",
+            audit.c.at >= since)).scalars()
+        return {c for ev in rows for c in (ev or {}).get("cities", [])}
+
+    def _spent(self, conn, cur: dict, actor: str, spent: dict) -> dict:
+        """An acknowledgement that changes nothing still spends its link's token."""
+        if spent:
+            self._audit(conn, cur["id"], cur["rule_id"], cur["subject"], actor, "link_used",
+                        cur["state"], cur["state"], cur["level"], "acknowledged already",
+                        spent)
+        return cur
+
+    def _check_token(self, conn, cur: dict, token: str) -> dict:
+        """``{"token": <id>}`` for the audit row that spends a link token, when the token is
+        unused, the token of a notification of this alert, sent at its current level;
+        BadToken otherwise (the alert row is locked: uses are serialised)."""
+        from ._ack import token_id
+        from ._notify import ACK_EVENTS
+        tid = token_id(token)
+        trail = conn.execute(sa.select(audit.c.evidence).where(
+            audit.c.alert_id == cur["id"],
+            audit.c.action.in_(("acknowledged", "acknowledged_for", "link_used")))).scalars()
+        if any((ev or {}).get("token") == tid for ev in trail):
+            raise BadToken("this acknowledgement link was already used")
+        sent = [r for r in conn.execute(sa.select(outbox.c.body, outbox.c.created_at).where(
+            outbox.c.alert_id == cur["id"], outbox.c.event.in_(ACK_EVENTS)
+        ).order_by(outbox.c.id.desc())).mappings() if r["body"].get("ack_token") == token]
+        if not sent:
+            raise BadToken("this acknowledgement link was not sent for this alert")
+        since = cur["activated_at"] or cur["opened_at"]
+        if sent[0]["body"].get("level") != cur["level"] or sent[0]["created_at"] < since:
+            raise BadToken(f"this link was sent for the {sent[0]['body'].get('level')} level; "
+                           f"the alert is now {cur['level']}: use the newest notification")
+        return {"token": tid}
 
     def add_note(self, alert_id: str, actor: str, note: str) -> dict:
         """A note in the alert's audit trail; the alert's state does not change."""
@@ -292,10 +371,18 @@ class Lifecycle:
         now = self.clock.now()
         self._tick_rules(now)
         with self.engine.connect() as conn:
-            ids = conn.execute(sa.select(alerts.c.id).where(
-                alerts.c.open, alerts.c.state == "active")).scalars().all()
-        for alert_id in ids:
-            self._txn(self._tick_alert, alert_id)
+            rows = conn.execute(sa.select(*(alerts.c[n] for n in _TICK_COLUMNS)).where(
+                alerts.c.open, sa.or_(
+                    alerts.c.state == "active", sa.and_(alerts.c.state == "acknowledged",
+                                                        alerts.c.held.is_not(None))))
+            ).mappings().all()
+        for row in rows:
+            # an alert with nothing due (notified, nothing held, no escalation step or
+            # reminder reached) is left alone without a transaction: _tick_alert would lock
+            # it, find the same and change nothing (was: a transaction and a hold check,
+            # which reads every open alert, per open alert and tick: quadratic)
+            if self._tick_due(row, self.clock.now()):
+                self._txn(self._tick_alert, row["id"])
 
     def _tick_rules(self, now: datetime) -> None:
         streaming = {r.id: r for r in self.rules.streaming}
@@ -320,40 +407,146 @@ class Lifecycle:
 
     def _tick_alert(self, conn, alert_id: str) -> None:
         cur = self._locked_alert(conn, alert_id)
-        if not cur["open"] or cur["state"] != "active" or cur["retrospective"] and \
-                not cur["notified"]:
+        # a retrospective alert is never paged, unless live data confirmed it: then its issue
+        # was tried, and held (silence, inhibition) if it was not sent
+        if not cur["open"] or cur["state"] not in ("active", "acknowledged") or \
+                cur["retrospective"] and not cur["notified"] and not cur["held"]:
             return
         rule = self.rules.rules.get(cur["rule_id"])
         if rule is None:
             return
         now = self.clock.now()
-        if self.notifier.silenced(conn, cur, now):
-            return  # state is tracked; notifications wait for the silence to end
+        if not self._tick_due(cur, now):
+            return  # nothing is due: whether a hold applies would change nothing
+        if self.notifier.hold(conn, cur, now):
+            return  # state is tracked; notifications wait for the silence or source to end
         if not cur["notified"]:
             self._notify_issue(conn, rule, cur, False)  # e.g. its silence has ended
+            return
+        if cur["held"]:   # an update held by a silence or an inhibition, the alert still on
+            self._audit(conn, cur["id"], cur["rule_id"], cur["subject"], "silence",
+                        "released", cur["state"], cur["state"], cur["level"],
+                        f"held {cur['held']} notification sent: the hold has ended", {})
+            self.notifier.notify(conn, rule, cur, cur["held"], hold=False)
+            return
+        if cur["state"] != "active":
             return
         policy = self.rules.policy(cur["rule_id"], cur["level"])
         elapsed = now - (cur["activated_at"] or cur["opened_at"])
         step = sum(1 for t in policy.ladder if elapsed >= t)
+        # a city that acknowledged hears no more reminders or escalations of this alert
+        acked = frozenset(self.acknowledged_cities(conn, cur)) if len(cur["cities"] or []) > 1 \
+            else frozenset()
         if step > cur["escalation_step"]:
+            before = cur["escalation_step"]
             self._update(conn, cur, None, "escalation", "escalated", "active",
                          escalation_step=step,
-                         reason=f"not acknowledged after {elapsed}: escalation step {step}")
-            self.notifier.notify(conn, rule, cur, "escalated")
+                         reason=f"not acknowledged after {elapsed}: escalation step {step}"
+                                + self._waiting_for(cur, acked))
+            # each step tells its new recipients once; the others hear the reminders
+            self.notifier.notify(conn, rule, cur, "escalated", acked, new_since=before,
+                                 hold=False)
             return
         last = cur["last_notified_at"] or cur["activated_at"]
         if policy.renotify_every and last and now - last >= policy.renotify_every:
             self._audit(conn, cur["id"], cur["rule_id"], cur["subject"], "escalation",
                         "renotified", "active", "active", cur["level"],
-                        f"not acknowledged: reminder after {now - last}", {})
-            self.notifier.notify(conn, rule, cur, "renotified")
+                        f"not acknowledged: reminder after {now - last}"
+                        + self._waiting_for(cur, acked), {})
+            self.notifier.notify(conn, rule, cur, "renotified", acked, hold=False)
+
+    def _tick_due(self, cur, now: datetime) -> bool:
+        """Whether a tick may act on this alert (row with ``_TICK_COLUMNS``): it is open and
+        active, or acknowledged with a notification held, not a retrospective alert that was
+        never tried, its rule known, and either not notified yet, an update held, or an
+        escalation step or a reminder reached. The checks of :meth:`_tick_alert` that need
+        no database read, so alerts with nothing due cost neither a lock nor a hold check."""
+        if not cur["open"] or cur["state"] not in ("active", "acknowledged") or \
+                cur["retrospective"] and not cur["notified"] and not cur["held"]:
+            return False
+        if cur["rule_id"] not in self.rules.rules:
+            return False
+        if not cur["notified"] or cur["held"]:
+            return True
+        if cur["state"] != "active":
+            return False
+        policy = self.rules.policy(cur["rule_id"], cur["level"])
+        elapsed = now - (cur["activated_at"] or cur["opened_at"])
+        if sum(1 for t in policy.ladder if elapsed >= t) > cur["escalation_step"]:
+            return True
+        last = cur["last_notified_at"] or cur["activated_at"]
+        return bool(policy.renotify_every and last and now - last >= policy.renotify_every)
+
+    @staticmethod
+    def _waiting_for(cur: dict, acked: frozenset[str]) -> str:
+        if not acked:
+            return ""
+        left = [c for c in cur["cities"] or [] if c not in acked]
+        return f" (waiting for {', '.join(left)})"
+
+    def acknowledged_for(self, cur: dict) -> list[str]:
+        """Cities of ``cur`` (an alert row) acknowledged so far: all once it is acknowledged,
+        none unless it is active."""
+        if cur["state"] == "acknowledged":
+            return list(cur["cities"] or [])
+        if cur["state"] != "active" or len(cur["cities"] or []) < 2:
+            return []
+        with self.engine.connect() as conn:
+            done = self.acknowledged_cities(conn, cur)
+        return [c for c in cur["cities"] if c in done]
 
     # ------------------------------------------------------------------ silences
-    def add_silence(self, *, rule_id: str | None, subject: str | None, starts: datetime,
-                    ends: datetime, by: str, reason: str) -> str:
+    def add_silence(self, *, starts: datetime, ends: datetime, by: str, reason: str,
+                    **matchers) -> str:
+        """A silence (a maintenance window): notifications of alerts matching every given
+        matcher (rule_id, subject, kind, city, station, section, level) are held from
+        ``starts`` to ``ends``; audited."""
+        if ends <= starts:
+            raise InvalidTransition("a silence must end after it starts")
         sid = uuid.uuid4().hex
-        with self.engine.begin() as conn:
-            conn.execute(silences.insert().values(
-                id=sid, rule_id=rule_id, subject=subject, starts_at=starts, ends_at=ends,
-                created_by=by, reason=reason, created_at=self.clock.now()))
-        return sid
+        now = self.clock.now()
+        row = {k: matchers.get(k) for k in SILENCE_MATCHERS}
+        row.update(id=sid, starts_at=starts, ends_at=ends, created_by=by, reason=reason,
+                   created_at=now)
+
+        def run(conn):
+            conn.execute(silences.insert().values(**row))
+            self._silence_audit(conn, sid, by, "silence_created", reason, row)
+            return sid
+        return self._txn(run)
+
+    def expire_silence(self, silence_id: str, by: str) -> dict:
+        """End a silence now (held notifications go out at the next tick); audited."""
+        def run(conn):
+            row = self._silence(conn, silence_id)
+            now = self.clock.now()
+            if row["ends_at"] <= now:
+                raise InvalidTransition(f"silence {silence_id} has ended already")
+            vals = dict(ends_at=max(now, row["starts_at"]), expired_by=by, expired_at=now)
+            conn.execute(silences.update().where(silences.c.id == silence_id).values(**vals))
+            row.update(vals)
+            self._silence_audit(conn, silence_id, by, "silence_expired", "expired", row)
+            return row
+        return self._txn(run)
+
+    def delete_silence(self, silence_id: str, by: str) -> dict:
+        """Remove a silence (its audit rows stay)."""
+        def run(conn):
+            row = self._silence(conn, silence_id)
+            conn.execute(silences.delete().where(silences.c.id == silence_id))
+            self._silence_audit(conn, silence_id, by, "silence_deleted", "deleted", row)
+            return row
+        return self._txn(run)
+
+    def _silence(self, conn, silence_id: str) -> dict:
+        row = conn.execute(sa.select(silences).where(silences.c.id == silence_id)
+                           .with_for_update()).mappings().one_or_none()
+        if row is None:
+            raise NotFound(f"no silence {silence_id!r}")
+        return dict(row)
+
+    def _silence_audit(self, conn, sid: str, by: str, action: str, reason: str,
+                       row: dict) -> None:
+        ev = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        self._audit(conn, None, "silence", sid, by, action, None, None, row.get("level"),
+                    reason, ev)

@@ -5,39 +5,36 @@ source-first so nothing in flight is lost.
 """
 from __future__ import annotations
 
+from core.mqtt import TlsFiles
 from core.wire import READINGS_FILTER
 
 import logging
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import httpx
 import sqlalchemy as sa
 
-from core.catalogue import load_catalogue
-
-from ._ack import AckSigner
-from ._clock import SystemClock
-from ._config import AlertSettings, RuleSet, load_rules, parse_rules
-from ._db import alerts, audit, make_engine, migrate, outbox, receipts, rule_state
-from ._directory import Directory, Recipient, load_directory
+from ._config import AlertSettings, RuleSet
+from ._directory import Directory
 from ._dispatch import Backoff, Dispatcher, RateLimiter
 from ._ingest import ReadingSubscriber
-from ._lifecycle import Lifecycle
-from ._notify import Notifier
-from .channels import (Broadcaster, DingTalkRobot, EmailChannel, MqttChannel, SmsGateway,
-                       SseChannel, WebhookChannel, WeComRobot)
-from .errors import NotFound
+from ._metrics import AlertMetrics
+from ._reports import Bulletin, Reporter
+from ._state import AlertState
+from .channels import (AliyunSms, Broadcaster, DingTalkRobot, EmailChannel, MqttChannel,
+                       SmsGateway, SseChannel, TencentSms, WebhookChannel, WeComRobot)
 from .rules._base import RuleContext, duration
 
 log = logging.getLogger(__name__)
-CATCHALL_ID = "catchall-webhook"
 
 
-class AlertService:
-    """The alert platform. ``start()`` opens everything, ``stop()`` drains and closes.
+class AlertService(AlertState):
+    """The alert platform: :class:`AlertState` plus the dispatcher, the scheduler (ticks and
+    periodic rules) and the readings subscription. ``start()`` opens everything, ``stop()``
+    drains and closes.
 
     Tests and simulations inject ``clock`` (``.now() -> aware datetime``) and ``rng``; set
     ``settings.mqtt_enabled=False`` to feed readings with :meth:`ingest` instead of MQTT.
@@ -48,56 +45,32 @@ class AlertService:
                  recipients: Directory | str | Path | None = None, clock=None,
                  rng: random.Random | None = None, extra_webhook: str | None = None,
                  extra_webhook_secret: str | None = None, store=None,
-                 broadcaster: Broadcaster | None = None, forecasts=None) -> None:
-        self.settings = (settings or AlertSettings()).resolved()
-        self.cat = catalogue or load_catalogue()
-        self.clock = clock or SystemClock()
+                 broadcaster: Broadcaster | None = None, forecasts=None,
+                 targets=None) -> None:
+        super().__init__(settings, catalogue=catalogue, rules=rules, recipients=recipients,
+                         clock=clock, extra_webhook=extra_webhook,
+                         extra_webhook_secret=extra_webhook_secret)
         self.rng = rng or random.Random()
         self.store = store
         if forecasts is None:
             from .warnings import default_forecasts as forecasts
         self.forecasts = forecasts    # (store, city, now) -> CityForecast-like
-        s = self.settings
-        if isinstance(rules, RuleSet):
-            self.rules = rules
-        elif isinstance(rules, dict):
-            self.rules = parse_rules(rules, self.cat)
-        else:
-            self.rules = load_rules(rules or s.rules_file, self.cat)
-        self.directory = recipients if isinstance(recipients, Directory) else \
-            load_directory(recipients or s.recipients_file, self.cat)
-        if extra_webhook:
-            self.directory.add(Recipient(
-                id=CATCHALL_ID, role="catchall", exercise=s.catchall_exercise,
-                name_zh="演练接收端（全部通知副本）", name_en="Catch-all exercise recipient",
-                channels=[{"type": "webhook", "url": extra_webhook,
-                           "secret": extra_webhook_secret}]))
         self.broadcaster = broadcaster or Broadcaster()
-        self.engine = make_engine(s.state_url)
-        self.signer = AckSigner(s.ack_secret)
-        self.notifier = Notifier(self.cat, self.directory, self.signer, self.clock,
-                                 cap_sender=s.cap_sender, ack_base_url=s.ack_base_url)
-        self.notifier.enabled = {"webhook", "email", "sse", "wecom", "dingtalk", "sms"} | (
-            {"mqtt"} if s.mqtt_enabled else set())
         self.dispatcher: Dispatcher | None = None
-        self.lifecycle = Lifecycle(self.engine, self.rules, self.directory, self.notifier,
-                                   self.clock, duration(s.retrospective_after),
-                                   exercise=s.exercise, on_commit=self._wake)
         self._http: httpx.Client | None = None
         self._channels: dict = {}
         self._scheduler = None
         self.subscriber: ReadingSubscriber | None = None
-        self._migrated = False
+        self.metrics = AlertMetrics()
+        self.metrics.count_dead_from(self._dead_or_nan)
+        self.targets = targets        # eco-flow targets (TargetStore/Table); default: state db
+        self.reporter = Reporter(self)
+        self._mailer = None
 
     def __repr__(self) -> str:
         return f"AlertService({self.settings!r})"
 
     # ------------------------------------------------------------------ lifecycle
-    def migrate(self) -> None:
-        if not self._migrated:
-            migrate(self.engine)
-            self._migrated = True
-
     def start(self, *, dispatch: bool = True, schedule: bool = True,
               subscribe: bool | None = None) -> "AlertService":
         s = self.settings
@@ -109,7 +82,8 @@ class AlertService:
                                                           self.rng),
             lease_s=s.lease_s, batch=s.dispatch_batch, workers=s.dispatch_workers,
             poll_interval_s=s.poll_interval_s, rate=RateLimiter(s.robot_rate_per_min,
-                                                                self.clock))
+                                                                self.clock),
+            targets=self._target, on_dead=self.check_dead_letters)
         if dispatch:
             self.dispatcher.start()
         if schedule:
@@ -117,8 +91,11 @@ class AlertService:
         if subscribe if subscribe is not None else s.mqtt_enabled:
             topic = f"$share/{s.share_group}/{READINGS_FILTER}" if s.share_group \
                 else READINGS_FILTER
-            self.subscriber = ReadingSubscriber(s.mqtt_url, self.cat, self.ingest, self.clock,
-                                                topic=topic)
+            self.subscriber = ReadingSubscriber(
+                s.mqtt_url, self.cat, self.ingest, self.clock, topic=topic,
+                tls=TlsFiles.from_settings(s), client_id=s.client_id,
+                retry_initial_s=s.intake_retry_initial_s, retry_max_s=s.intake_retry_max_s,
+                rand=self.rng.random, metrics=self.metrics)
             self.subscriber.start()
         log.info("alert service started: %d rules, %d recipients", len(self.rules.rules),
                  len(self.directory.by_id))
@@ -152,14 +129,18 @@ class AlertService:
         t = s.http_timeout_s
         self._channels = {
             "webhook": WebhookChannel(self._http, t),
-            "email": EmailChannel(s.smtp_url, s.smtp_from, t),
+            "email": EmailChannel(s.smtp_url, s.smtp_from, t, ca_file=s.smtp_ca_file),
             "sse": SseChannel(self.broadcaster),
             "wecom": WeComRobot(self._http, t, self.clock),
             "dingtalk": DingTalkRobot(self._http, t, self.clock),
             "sms": SmsGateway(self._http, t),
         }
+        city_names = {slug: c.name_zh for slug, c in self.cat.cities.items()}
+        self._channels["aliyun_sms"] = AliyunSms(self._http, t, city_names=city_names)
+        self._channels["tencent_sms"] = TencentSms(self._http, t, city_names=city_names)
         if s.mqtt_enabled:
-            self._channels["mqtt"] = MqttChannel(s.mqtt_url, self.snapshot, instance=s.instance)
+            self._channels["mqtt"] = MqttChannel(s.mqtt_url, self.snapshot, instance=s.instance,
+                                                 tls=TlsFiles.from_settings(s))
 
     def _start_scheduler(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -178,6 +159,14 @@ class AlertService:
                                     max(self.settings.schedule_speed, 1e-9)),
                         id=f"rule:{rule.id}", executor="rules",
                         max_instances=1, coalesce=True, misfire_grace_time=None)
+        if self.settings.reports_enabled:
+            # bulletins are due at CST times of the service's clock: check at a period of
+            # clock time fitted to its speed, as the periodic rules are
+            sch.add_job(self._safe(self.reporter.check), "interval",
+                        seconds=max(self.settings.schedule_min_interval_s,
+                                    duration(self.settings.report_check_every).total_seconds()
+                                    / max(self.settings.schedule_speed, 1e-9)),
+                        id="reports", max_instances=1, coalesce=True, misfire_grace_time=None)
         sch.start()
         self._scheduler = sch
 
@@ -204,13 +193,22 @@ class AlertService:
         if self.dispatcher is not None:
             self.dispatcher.wake()
 
-    def _secret(self, ref) -> str | None:
+    def _channel_spec(self, ref):
         if not ref:
             return None
         rcpt = self.directory.by_id.get(ref[0])
         if rcpt is None or ref[1] >= len(rcpt.channels):
             return None
-        return rcpt.channels[ref[1]].resolve_secret()
+        return rcpt.channels[ref[1]]
+
+    def _secret(self, ref) -> str | None:
+        spec = self._channel_spec(ref)
+        return spec.resolve_secret() if spec is not None else None
+
+    def _target(self, ref) -> str | None:
+        """The channel's unmasked target (outbox rows keep it masked)."""
+        spec = self._channel_spec(ref)
+        return spec.target() if spec is not None else None
 
     # ------------------------------------------------------------------ inputs
     def ingest(self, readings: Sequence) -> int:
@@ -218,15 +216,42 @@ class AlertService:
         return self.lifecycle.process(readings)
 
     def tick(self) -> None:
-        """Time passes: quiet subjects, re-notification, escalation, ended silences."""
+        """Time passes: quiet subjects, re-notification, escalation, ended silences, and the
+        operators' alert on dead-lettered notifications."""
         self.lifecycle.tick()
+        self.check_dead_letters()
 
-    def run_periodic(self, rule_id: str | None = None) -> int:
-        """Run periodic rules (all, or one) over the store now."""
+    def stats(self) -> dict:
+        """Counters of this process for ``/health``: the readings intake (``stalled`` while
+        a batch cannot be evaluated), deliveries and dead-lettered notifications."""
+        out: dict = {"intake": self.subscriber.stats() if self.subscriber else None,
+                     "intake_stalled": bool(self.subscriber and self.subscriber.stalled)}
+        d = self.dispatcher
+        if d is not None:
+            out.update(delivered=d.delivered, delivery_failures=d.failed,
+                       dead_lettered=d.dead)
+        dead = self._dead_or_nan()
+        out["dead_notifications"] = None if dead != dead else int(dead)
+        return out
+
+    def _dead_or_nan(self) -> float:
+        """The dead count, NaN while the state database does not answer (a probe or scrape
+        must not fail with it)."""
+        try:
+            return float(self.dead_count())
+        except sa.exc.SQLAlchemyError:
+            return float("nan")
+
+    def _open_store(self):
         if self.store is None:
             from core.settings import load_settings
             from core.store import open_store
             self.store = open_store(load_settings().store_url, self.cat)
+        return self.store
+
+    def run_periodic(self, rule_id: str | None = None) -> int:
+        """Run periodic rules (all, or one) over the store now."""
+        self._open_store()
         n = 0
         now = self.clock.now()
         cache: dict = {}   # forecasts are read once per run, shared by the rules
@@ -239,112 +264,56 @@ class AlertService:
                     n += self.lifecycle.apply_signal(rule.id, subject, sig)
         return n
 
-    def signal(self, rule_id: str, subject: str, signal) -> int:
-        """Apply an externally produced signal (e.g. a regional prompt)."""
-        return self.lifecycle.apply_signal(rule_id, subject, signal)
-
-    def regional_prompt(self, level: str, cities: Sequence[str], issued_by: str,
-                        note: str = "", valid_until: datetime | None = None, *,
-                        valid_hours: float | None = None, rule_id: str | None = None) -> dict:
-        """An externally issued regional prompt (区域应急联动提示): an ``air.regional`` alert
-        that sets ``level`` as the minimum warning level of ``cities`` until ``valid_until``
-        (or ``valid_hours`` from now; default the rule's ``prompt_hours``). Goes through the
-        first ``air_regional`` rule (or ``rule_id``); returns the alert row."""
-        from .rules.regional import RegionalRule
-        rule = next((r for r in self.rules.rules.values() if isinstance(r, RegionalRule) and
-                     rule_id in (None, r.id)), None)
-        if rule is None:
-            raise NotFound(f"no air_regional rule {rule_id or ''} in the rule set".strip())
-        now = self.clock.now()
-        if valid_until is None and valid_hours is not None:
-            valid_until = now + timedelta(hours=valid_hours)
-        subject, sig = rule.prompt_signal(level, cities, issued_by, note, valid_until, now)
-        self.lifecycle.apply_signal(rule.id, subject, sig)
-        return next(a for a in self.alerts(open_only=True, rule_id=rule.id)
-                    if a["subject"] == subject)
-
     def dispatch_once(self) -> int:
         """One dispatcher pass (for tests and tools); returns the rows handled."""
         if self.dispatcher is None:
             raise RuntimeError("start() the service first")
         return self.dispatcher.run_once()
 
-    # ------------------------------------------------------------------ people
-    def acknowledge(self, alert_id: str, responder: str, note: str = "", *,
-                    via: str = "api") -> dict:
-        return self.lifecycle.acknowledge(alert_id, responder, note, via)
+    # ------------------------------------------------------------------ bulletins
+    def run_reports(self) -> int:
+        """One check of the bulletins now (what the scheduler does); returns deliveries."""
+        return self.reporter.check()
 
-    def acknowledge_token(self, token: str, responder: str, note: str = "") -> dict:
-        """Acknowledge through a signed link's token (BadToken when forged or expired)."""
-        alert_id, recipient_id = self.signer.verify(token, self.clock.now())
-        return self.lifecycle.acknowledge(alert_id, responder, note, f"link:{recipient_id}")
+    def bulletin(self, kind: str, period: str, *, store=None, targets=None, forecasts=None,
+                 cities: list[str] | None = None, now: datetime | None = None) -> Bulletin:
+        """A bulletin (see :meth:`AlertState.bulletin`) from the store, targets and forecasts
+        given (the API passes its own), else this service's."""
+        return super().bulletin(
+            kind, period, store=store if store is not None else self._open_store(),
+            targets=targets if targets is not None else (
+                self._targets if kind != "daily" else None),
+            forecasts=forecasts if forecasts is not None else self.forecasts,
+            cities=cities, now=now)
 
-    def cancel(self, alert_id: str, actor: str, reason: str) -> dict:
-        return self.lifecycle.cancel(alert_id, actor, reason)
+    def _targets(self):
+        if self.targets is None:
+            from core.ecoflow import TargetStore
+            self.targets = TargetStore(self.settings.state_url, self.cat)
+        return self.targets
 
-    def silence(self, *, rule_id: str | None = None, subject: str | None = None,
-                starts: datetime | None = None, ends: datetime | None = None,
-                duration_: timedelta | None = None, by: str, reason: str) -> str:
-        starts = starts or self.clock.now()
-        ends = ends or starts + (duration_ or timedelta(hours=2))
-        return self.lifecycle.add_silence(rule_id=rule_id, subject=subject, starts=starts,
-                                          ends=ends, by=by, reason=reason)
+    def report_cities(self, r) -> tuple[str, ...]:
+        """The cities of a recipient's daily bulletin: its city, else its province's, else
+        every city of the catalogue."""
+        if r.city:
+            return (r.city,)
+        if r.province:
+            return tuple(c for c, x in self.cat.cities.items() if x.province == r.province)
+        return tuple(self.cat.cities)
 
-    # ------------------------------------------------------------------ reads
-    def _rows(self, q) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+    def report_mailer(self):
+        """The SMTP sender of bulletins (the e-mail channel's server, TLS and credentials)."""
+        if self._mailer is None:
+            s = self.settings
 
-    def alerts(self, *, open_only: bool = False, rule_id: str | None = None) -> list[dict]:
-        q = sa.select(alerts).order_by(alerts.c.opened_at)
-        if open_only:
-            q = q.where(alerts.c.open)
-        if rule_id:
-            q = q.where(alerts.c.rule_id == rule_id)
-        return self._rows(q)
+            class Mailer(EmailChannel):
+                def message(self, d):
+                    return d.body["message"]
+            self._mailer = Mailer(s.smtp_url, s.smtp_from, s.http_timeout_s,
+                                  ca_file=s.smtp_ca_file)
+        return self._mailer
 
-    def alert(self, alert_id: str) -> dict:
-        rows = self._rows(sa.select(alerts).where(alerts.c.id == alert_id))
-        if not rows:
-            raise NotFound(f"no alert {alert_id!r}")
-        return rows[0]
-
-    def audit(self, alert_id: str | None = None) -> list[dict]:
-        q = sa.select(audit).order_by(audit.c.id)
-        if alert_id:
-            q = q.where(audit.c.alert_id == alert_id)
-        return self._rows(q)
-
-    def outbox(self, status: str | None = None, alert_id: str | None = None) -> list[dict]:
-        q = sa.select(outbox).order_by(outbox.c.id)
-        if status:
-            q = q.where(outbox.c.status == status)
-        if alert_id:
-            q = q.where(outbox.c.alert_id == alert_id)
-        return self._rows(q)
-
-    def dead_letters(self) -> list[dict]:
-        return self.outbox("dead")
-
-    def receipts(self, outbox_id: int | None = None) -> list[dict]:
-        q = sa.select(receipts).order_by(receipts.c.id)
-        if outbox_id is not None:
-            q = q.where(receipts.c.outbox_id == outbox_id)
-        return self._rows(q)
-
-    def subject_status(self, rule_id: str, subject: str) -> dict[str, Any] | None:
-        rows = self._rows(sa.select(rule_state.c.status, rule_state.c.level,
-                                    rule_state.c.observed_at, rule_state.c.retrospective).where(
-            rule_state.c.rule_id == rule_id, rule_state.c.subject == subject))
-        return rows[0] if rows else None
-
-    def snapshot(self, city: str) -> dict:
-        """The city's current alert state (the retained MQTT message)."""
-        rows = [a for a in self.alerts(open_only=True) if city in a["cities"] and not
-                a["exercise"]]
-        return {"city": city, "updated_at": self.clock.now().isoformat(),
-                "alerts": [{"alert_id": a["id"], "kind": a["kind"], "rule": a["rule_id"],
-                            "subject": a["subject"], "level": a["level"], "state": a["state"],
-                            "observed_at": a["observed_at"].isoformat(),
-                            "acknowledged_by": a["ack_by"]}
-                           for a in rows if a["state"] != "pending"]}
+    def report_channel(self, kind: str):
+        if not self._channels:
+            self._build_channels()
+        return self._channels[kind]

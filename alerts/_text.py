@@ -81,3 +81,36 @@ def render(cat, rule_title: tuple[str, str], alert: dict, event: str, *,
         zh += f"请确认：{ack_url}"
         en += f" Acknowledge: {ack_url}"
     return zh.strip(), en.strip()
+
+
+def group_line(cat, alert: dict, event: str) -> tuple[str, str]:
+    """One alert's line in a group message: its subject, event and the value that fired."""
+    szh, sen = subject_names(cat, alert["subject"], tuple(alert["cities"]))
+    dzh, den = _detail(cat, alert.get("evidence") or {})
+    return (f"{szh}（{EVENT_ZH[event]}）{dzh}".strip(),
+            f"{sen} ({EVENT_EN[event]}). {den}".strip())
+
+
+def group_text(heads: list[tuple[str, str]], lines: list[tuple[str, str]]
+               ) -> tuple[str, str]:
+    """(text_zh, text_en) of a group message: the first alert's heading, how many, and one
+    numbered line per alert (every subject is listed)."""
+    n = len(lines)
+    # the heading ends its sentence before the first line break: an e-mail's subject is
+    # the first sentence
+    zh = f"{heads[0][0]}（共 {n} 项）。" + "".join(f"\n{i}. {z}" for i, (z, _) in
+                                                enumerate(lines, 1))
+    en = f"{heads[0][1]} ({n} alerts). Subjects:" + "".join(
+        f"\n{i}) {e}" for i, (_, e) in enumerate(lines, 1))
+    return zh, en
+
+
+def group_head(rule_title: tuple[str, str], alert: dict, event: str) -> tuple[str, str]:
+    """The heading of a group message: drill mark, level, event and the rule's title."""
+    level = alert.get("level")
+    drill_zh = "【演练】" if alert["exercise"] else ""
+    drill_en = "[EXERCISE] " if alert["exercise"] else ""
+    lvl_zh = f"{NAME_ZH[level]}预警" if level else "预警"
+    lvl_en = f"{level.upper()} warning" if level else "warning"
+    return (f"{drill_zh}【{lvl_zh}·{EVENT_ZH[event]}】{rule_title[0] or alert['kind']}",
+            f"{drill_en}{lvl_en} {EVENT_EN[event]}: {rule_title[1] or alert['kind']}")

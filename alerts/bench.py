@@ -79,8 +79,11 @@ def _latency(tmp: Path, cat, seed: int, n_alerts: int = 60) -> dict:
     air = [s for s in cat.stations.values() if s.kind == "air"]
     targets, background = air[:n_alerts], air[n_alerts:]
     with Mosquitto(tmp / "mosquitto") as broker:
+        # grouping off (group_wait 0s): the path's own latency; with grouping a first message
+        # waits group_wait (30 s by default) for the rest of its group, by design
         svc = AlertService(AlertSettings(state_url=f"sqlite:///{tmp / 'lat.db'}",
-                                         mqtt_url=broker.url, poll_interval_s=0.05),
+                                         mqtt_url=broker.url, poll_interval_s=0.05,
+                                         group_wait="0s"),
                            rules=RULES, recipients=_recipients(tmp, sink.url, cat))
         svc.start(schedule=False)
         svc.subscriber.subscribed.wait(10)
@@ -135,7 +138,7 @@ def _dispatch(tmp: Path, cat, n: int = 1000) -> dict:
                        "parameter": "pm25", "levels": [{"level": "yellow", "above": 1}]}]}
     svc = AlertService(AlertSettings(state_url=f"sqlite:///{tmp / 'disp.db'}",
                                      mqtt_enabled=False, dispatch_batch=500,
-                                     dispatch_workers=32),
+                                     dispatch_workers=32, group_wait="0s"),
                        rules=rules, recipients=_recipients(tmp, sink.url, cat))
     svc.start(dispatch=False, schedule=False)
     now = datetime.now(timezone.utc)

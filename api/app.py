@@ -12,10 +12,11 @@ from pydantic import BaseModel
 from core.catalogue import Catalogue
 from core.store import QueryError, QueryTooLarge, Store, StoreError, StoreUnavailable
 
-from .auth import KeyStore, RateLimiter
+from .auth import FailureLimiter, KeyStore, RateLimiter
 from .dashboard import router as dashboard_router
-from .routes import (alerts, aqi, catalogue, deadletters, ecoflow, forecasts, metrics, ops,
-                     series)
+from .guard import MAX_BODY, Guard
+from .routes import (ack, alerts, aqi, bulletins, catalogue, deadletters, ecoflow, events,
+                     forecasts, inspect, metrics, ops, reports, series, silences)
 
 
 class Error(BaseModel):
@@ -26,30 +27,40 @@ class Error(BaseModel):
 # every route may answer these (the body always carries a readable ``detail``)
 ERRORS = {401: {"model": Error, "description": "missing, invalid or revoked API key"},
           403: {"model": Error, "description": "the key's role may not use this route"},
-          429: {"model": Error, "description": "rate limit of this key exceeded"}}
+          413: {"model": Error, "description": f"request body over {MAX_BODY} bytes"},
+          429: {"model": Error, "description": "rate limit of this key, or of failed "
+                                               "authentications from this address, exceeded"}}
 
 
 def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
-               limiter: RateLimiter | None = None, targets=None, alert_service=None,
-               extras: dict | None = None, clock: Callable[[], float] = time.time,
+               limiter: RateLimiter | None = None,
+               auth_failures: FailureLimiter | None = None, targets=None, alert_state=None,
+               alert_service=None, extras: dict | None = None,
+               clock: Callable[[], float] = time.time,
                dead_letters_path: str | Path | None = None) -> FastAPI:
-    """The app. Optional parts (``targets``, ``alert_service``, ``dead_letters_path``: the
-    ingest state file holding dead letters) answer 503 when absent; ``clock`` is the
-    service's notion of now (the demo runs on simulated time)."""
+    """The app from its parts; :func:`api.build_app` builds them from settings. Optional
+    parts (``targets``; ``alert_state``: an ``alerts.AlertState`` on the state database, or
+    ``alert_service``, its older name, anything with that interface; ``dead_letters_path``:
+    the ingest state file holding dead letters) answer 503 when absent; ``clock`` is the
+    service's notion of now (the demo runs on simulated time); ``auth_failures``: failed
+    authentications allowed per client address (default :class:`FailureLimiter`)."""
     app = FastAPI(title="Fenwei API", version="0.1.0",
                   description="Stations, series and warnings for the Guanzhong and Fen-Wei "
                               "Plains. Send `Authorization: Bearer <key>`. Times are ISO 8601 "
                               "with offsets; without one they mean China Standard Time.")
     app.state.store, app.state.catalogue, app.state.keys = store, catalogue_, keys
     app.state.limiter = limiter or RateLimiter()
+    app.state.auth_failures = FailureLimiter() if auth_failures is None else auth_failures
     app.state.targets, app.state.clock = targets, clock
-    app.state.alerts, app.state.extras = alert_service, dict(extras or {})
+    app.state.alerts = alert_state if alert_state is not None else alert_service
+    app.state.extras = dict(extras or {})
     app.state.dead_letters_path = dead_letters_path
     app.add_exception_handler(StoreError, _store_error)
+    app.add_middleware(Guard)   # innermost: a write is authenticated before its body is read
     app.middleware("http")(_audit_writes)
     metrics.install(app)  # outermost: counts every answer, 401/429 included
-    for module in (ops, metrics, catalogue, series, aqi, ecoflow, alerts, forecasts,
-                   deadletters):
+    for module in (ops, metrics, catalogue, series, aqi, ecoflow, alerts, silences, ack,
+                   events, forecasts, deadletters, reports, inspect, bulletins):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(dashboard_router)
     app.openapi = lambda: _openapi(app)
@@ -71,9 +82,10 @@ def _openapi(app: FastAPI) -> dict:
 
 
 async def _audit_writes(request: Request, call_next):
+    """One audit row per write by a known key; anonymous requests write nothing."""
     response = await call_next(request)
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        p = getattr(request.state, "principal", None)
+    p = getattr(request.state, "principal", None)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and p is not None:
         request.app.state.keys.audit(p, request.method, request.url.path, response.status_code)
     return response
 

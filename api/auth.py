@@ -60,7 +60,11 @@ def _hash(key: str) -> str:
 
 
 class KeyStore:
-    """API keys in the state database (SQLite or PostgreSQL)."""
+    """API keys in the state database (SQLite or PostgreSQL). Valid keys are cached for 5 s
+    (at most ``CACHE_MAX`` of them); unknown keys are not cached, so anonymous guessing grows
+    nothing here (it is rate-limited per address by :class:`FailureLimiter`)."""
+
+    CACHE_MAX = 1024
 
     def __init__(self, state_url: str) -> None:
         self.engine = make_engine(state_url)
@@ -108,12 +112,17 @@ class KeyStore:
             row = c.execute(sa.select(api_keys).where(api_keys.c.key_hash == h,
                                                       api_keys.c.revoked_at.is_(None))
                             ).mappings().first()
-        p = Principal(row["id"], row["name"], row["role"], row["scope"]) if row else None
+        if row is None:
+            return None
+        p = Principal(row["id"], row["name"], row["role"], row["scope"])
         with self._lock:
+            if len(self._cache) >= self.CACHE_MAX:
+                self._cache.clear()
             self._cache[h] = (now, p)
         return p
 
-    def audit(self, p: Principal | None, method: str, path: str, status: int) -> None:
+    def audit(self, p: Principal, method: str, path: str, status: int) -> None:
+        """One row per write by a known key (anonymous requests write nothing)."""
         with self.engine.begin() as c:
             c.execute(api_audit.insert().values(
                 at=datetime.now(timezone.utc), key_id=p.key_id if p else None,
@@ -142,3 +151,40 @@ class RateLimiter:
             ok = tokens >= 1
             self._buckets[key_id] = (tokens - 1 if ok else tokens, now)
         return ok
+
+
+class FailureLimiter:
+    """Failed authentications per client address: ``burst`` failures, then one more every
+    ``1 / rate`` seconds; a blocked address gets 429 before its key is looked up. At most
+    ``max_clients`` addresses are tracked (full buckets are forgotten first, then all)."""
+
+    def __init__(self, rate: float = 0.2, burst: int = 10, max_clients: int = 10_000,
+                 clock=time.monotonic) -> None:
+        self.rate, self.burst, self.max_clients, self.clock = rate, burst, max_clients, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _tokens(self, client: str, now: float) -> float:
+        tokens, last = self._buckets.get(client, (float(self.burst), now))
+        return min(self.burst, tokens + (now - last) * self.rate)
+
+    def blocked(self, client: str) -> bool:
+        with self._lock:
+            return self._tokens(client, self.clock()) < 1
+
+    def failed(self, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            tokens = self._tokens(client, now)
+            if client not in self._buckets and len(self._buckets) >= self.max_clients:
+                self._forget(now)
+            self._buckets[client] = (max(tokens - 1, 0.0), now)
+
+    def _forget(self, now: float) -> None:
+        for c in [c for c in self._buckets if self._tokens(c, now) >= self.burst]:
+            del self._buckets[c]
+        if len(self._buckets) >= self.max_clients:
+            self._buckets.clear()
+
+    def __len__(self) -> int:
+        return len(self._buckets)

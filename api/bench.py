@@ -3,7 +3,7 @@
 One synthetic year (2025-07-01 .. 2026-07-01 CST, crossing the HJ 633 edition switch) of
 hourly PM2.5, PM10, SO2, NO2, CO and O3 for ``stations`` air stations (the catalogue's, then
 ``BENCH-nnn`` ids spread over the 17 cities; the store only checks identifier syntax), from
-:func:`alerts.aqi.bench.synthetic_year`; daily AQI per station and per city derived once and
+:func:`core.aqi.bench.synthetic_year`; daily AQI per station and per city derived once and
 written as ``aqi_daily``. The same data goes into a DuckDB file and a throwaway InfluxDB
 (:class:`core.localservers.InfluxDB`); each store is served by the API in its own process
 (one uvicorn, as ``fenwei api run`` serves it) on a loopback port, and timed over HTTP
@@ -39,8 +39,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from alerts.aqi import city_aqi, daily_aqi
-from alerts.aqi.bench import synthetic_year
+from core.aqi import city_aqi, daily_aqi
+from core.aqi.bench import synthetic_year
 from core.catalogue import load_catalogue
 from core.localservers import InfluxDB, ServerError, free_port
 from core.store import open_store

@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 
 from core.catalogue import load_catalogue
-from core.settings import SettingsError, load_settings
-from core.store import StoreError, open_store
+from core.settings import SettingsError, load_settings, mask_url
+from core.store import StoreError
 
 from .auth import ROLES, KeyError_, KeyStore
 
@@ -28,20 +28,27 @@ def _settings(config):
 
 @app.command("run")
 def run(host: str = "127.0.0.1", port: int = 8000, config: Optional[str] = ConfigOpt) -> None:
-    """Serve the API (store from FENWEI_STORE_URL, keys in FENWEI_STATE_URL)."""
+    """Serve the API: readings from FENWEI_STORE_URL; keys, alert state and eco-flow targets
+    in FENWEI_STATE_URL (the alert service's, migrated if needed); dead letters from the
+    ingest state file (FENWEI_INGEST_STATE_PATH)."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from .app import create_app
+    from alerts.errors import ConfigError
+
+    from ._build import build_app
     settings = _settings(config)
     try:
-        cat = load_catalogue()
-        store = open_store(settings.store_url, cat, max_rows=settings.store_max_rows)
-    except StoreError as exc:
+        app_ = build_app(settings)
+    except (StoreError, ConfigError, SettingsError) as exc:
         typer.echo(f"fenwei api: {exc}", err=True)
         raise typer.Exit(2) from None
-    keys = KeyStore(settings.state_url)
+    except SQLAlchemyError as exc:
+        typer.echo(f"fenwei api: state database {mask_url(settings.state_url)}: "
+                   f"{type(exc).__name__}: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"API: http://{host}:{port}")
-    uvicorn.run(create_app(store, cat, keys), host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @keys_app.command("create")

@@ -29,20 +29,40 @@ Keys = Annotated[KeyStore, Depends(_keys)]
 
 
 def principal(request: Request) -> Principal:
-    """The caller identified by ``Authorization: Bearer <key>``; 401 without a valid key."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
-                            headers={"WWW-Authenticate": "Bearer"})
-    p = request.app.state.keys.lookup(key.strip())
+    """The caller identified by ``Authorization: Bearer <key>``; 401 without a valid key,
+    429 when this client address failed too often (or the key's rate is exceeded)."""
+    p = getattr(request.state, "principal", None)   # writes: the guard authenticated it
     if p is None:
-        raise HTTPException(401, "invalid or revoked API key",
-                            headers={"WWW-Authenticate": "Bearer"})
+        p = authenticate(request.app, request.headers.get("authorization", ""),
+                         client_address(request.scope))
     if not request.app.state.limiter.allow(p.key_id):
         raise HTTPException(429, "rate limit exceeded for this key",
                             headers={"Retry-After": "1"})
     request.state.principal = p
+    return p
+
+
+def client_address(scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def authenticate(app, header: str, client: str) -> Principal:
+    """The key's principal; HTTPException 401 (a wrong key counts against ``client``) or 429
+    (``client`` failed too often: refused before any lookup)."""
+    failures = app.state.auth_failures
+    if failures.blocked(client):
+        raise HTTPException(429, "too many failed authentications from this address",
+                            headers={"Retry-After": str(int(1 / failures.rate) + 1)})
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():   # no guess, no lookup: not counted
+        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    p = app.state.keys.lookup(key.strip()) if len(key) <= 200 else None
+    if p is None:
+        failures.failed(client)
+        raise HTTPException(401, "invalid or revoked API key",
+                            headers={"WWW-Authenticate": "Bearer"})
     return p
 
 

@@ -1,12 +1,14 @@
-"""Throwaway Mosquitto and InfluxDB server processes on free loopback ports.
+"""Throwaway Mosquitto, InfluxDB and PostgreSQL server processes on free loopback ports.
 
 Used by the test harness and the benchmarks (which need servers they can stop and restart).
-The binaries come from Debian's ``mosquitto`` and ``influxdb`` packages (scripts/setup).
+The binaries come from Debian's ``mosquitto``, ``influxdb`` and ``postgresql`` packages
+(scripts/setup).
 """
 from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -42,7 +44,7 @@ def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = 
     raise ServerError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def _which(name: str, extra: tuple[str, ...] = ("/usr/sbin", "/usr/bin")) -> str:
+def which(name: str, extra: tuple[str, ...] = ("/usr/sbin", "/usr/bin")) -> str:
     found = shutil.which(name) or next(
         (f"{d}/{name}" for d in extra if os.access(f"{d}/{name}", os.X_OK)), None)
     if not found:
@@ -125,14 +127,20 @@ class _Server:
 
 
 class Mosquitto(_Server):
-    """A Mosquitto broker with persistence, anonymous access unless given password/ACL files."""
+    """A Mosquitto broker with persistence, anonymous access unless given password/ACL files.
+
+    ``extra_config`` lines go at the end of ``mosquitto.conf``: e.g. another ``listener``
+    with its TLS settings (the first listener, on ``port``, stays plain MQTT).
+    """
 
     name = "mosquitto"
 
     def __init__(self, workdir=None, port=None, *, password_file: Path | None = None,
-                 acl_file: Path | None = None, max_queued: int = 1_000_000) -> None:
+                 acl_file: Path | None = None, max_queued: int = 1_000_000,
+                 extra_config: tuple[str, ...] | list[str] = ()) -> None:
         super().__init__(workdir, port)
         self.password_file, self.acl_file, self.max_queued = password_file, acl_file, max_queued
+        self.extra_config = list(extra_config)
 
     @property
     def url(self) -> str:
@@ -154,8 +162,9 @@ class Mosquitto(_Server):
             lines.append("allow_anonymous true")
         if self.acl_file:
             lines.append(f"acl_file {self.acl_file}")
+        lines += self.extra_config
         conf.write_text("\n".join(lines) + "\n")
-        return [_which("mosquitto"), "-c", str(conf)]
+        return [which("mosquitto"), "-c", str(conf)]
 
 
 class InfluxDB(_Server):
@@ -204,7 +213,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [logging]
   level = "warn"
 """)
-        return [_which("influxd"), "-config", str(conf)]
+        return [which("influxd"), "-config", str(conf)]
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -218,3 +227,104 @@ bind-address = "127.0.0.1:{self.rpc_port}"
                 pass
             time.sleep(0.1)
         raise ServerError(f"influxd not answering /ping after {timeout}s")
+
+
+def pg_bindir() -> Path:
+    """The directory of PostgreSQL's server binaries (initdb, postgres): on PATH, else
+    Debian's newest ``/usr/lib/postgresql/<version>/bin``."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+
+    def version(initdb: Path) -> tuple[int, ...]:
+        return tuple(int(p) for p in initdb.parts[-3].split(".") if p.isdigit())
+
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=version)
+    if not installed:
+        raise ServerError("PostgreSQL not installed: run scripts/setup (Debian package postgresql)")
+    return installed[-1].parent
+
+
+class PostgreSQL(_Server):
+    """A PostgreSQL cluster of its own: trust authentication, listening on 127.0.0.1 only,
+    fsync off. ``url`` is the server's base URL, without a database.
+
+    initdb and postgres refuse to run as root: as root both run as ``run_as`` (the user
+    Debian's package creates), and the cluster lives in a temp directory of its own owned by
+    that user (removed with this object), since the work directory is usually out of its
+    reach (pytest's are mode 0700). Otherwise the cluster is ``<workdir>/data``.
+    """
+
+    name = "postgresql"
+
+    def __init__(self, workdir=None, port=None, *, run_as: str = "postgres") -> None:
+        super().__init__(workdir, port)
+        self.user = None
+        self.data = self.dir / "data"
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            try:
+                self.user = pwd.getpwnam(run_as)
+            except KeyError:
+                raise ServerError(f"running as root, PostgreSQL needs the user {run_as!r}: "
+                                  "run scripts/setup (Debian package postgresql)") from None
+            self.data = Path(tempfile.mkdtemp(prefix="fenwei-postgresql-"))
+            os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
+            weakref.finalize(self, shutil.rmtree, self.data, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}"
+
+    def _as_user(self, argv: list[str]) -> list[str]:
+        if self.user is None:
+            return argv
+        return [which("setpriv"), f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                "--clear-groups", "--", *argv]
+
+    def _initdb(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        argv = [str(pg_bindir() / "initdb"), "-D", str(self.data), "-U", "postgres",
+                "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]
+        with open(self.log, "ab") as log:
+            done = subprocess.run(self._as_user(argv), stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=self.data)
+        if done.returncode:
+            tail = self.log.read_text(errors="replace")[-1500:]
+            raise ServerError(f"initdb exited with {done.returncode}\n{tail}")
+
+    def _argv(self) -> list[str]:
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        settings = {"listen_addresses": "127.0.0.1", "port": self.port,
+                    "unix_socket_directories": self.data, "fsync": "off",
+                    "synchronous_commit": "off", "full_page_writes": "off"}
+        options = [arg for k, v in settings.items() for arg in ("-c", f"{k}={v}")]
+        return self._as_user([str(pg_bindir() / "postgres"), "-D", str(self.data), *options])
+
+    def _wait_ready(self, timeout: float) -> None:
+        import psycopg2  # a dependency of fenwei's state store; only this class needs it here
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServerError(f"postgres exited with {self.proc.returncode}")
+            try:
+                psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                 dbname="postgres", connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise ServerError(f"postgres not accepting connections after {timeout}s: "
+                                      f"{str(exc).strip()}") from None
+            time.sleep(0.1)
+
+    def stop(self, kill: bool = False) -> None:
+        """Fast shutdown (SIGINT: sessions are ended, then a checkpoint), or with ``kill`` an
+        immediate one (SIGQUIT); the base class's SIGTERM would wait for every client to leave."""
+        if self.running:
+            self.proc.send_signal(signal.SIGQUIT if kill else signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its backends too (own session)
+        super().stop(kill=True)

@@ -32,7 +32,7 @@ class UTC(sa.TypeDecorator):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``sqlite:///path`` (WAL, ``BEGIN IMMEDIATE`` so writers queue rather than
+    """An engine for ``sqlite:///path`` (WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` so writers queue rather than
     fail) or ``postgresql://...`` (psycopg2, pooled, pre-ping)."""
     if url.startswith("sqlite"):
         eng = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
@@ -41,7 +41,9 @@ def make_engine(url: str) -> Engine:
         def _on_connect(dbapi_conn, _rec):
             dbapi_conn.isolation_level = None
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a committed transaction (an alert raised, a notification queued, an
+            # acknowledgement) survives a power loss; NORMAL in WAL mode may lose it
+            dbapi_conn.execute("PRAGMA synchronous=FULL")
             dbapi_conn.execute("PRAGMA busy_timeout=60000")
 
         @sa.event.listens_for(eng, "begin")

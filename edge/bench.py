@@ -111,7 +111,7 @@ def run_bench(seed: int = 0, days: int = 7) -> dict:
         counter.target = total
         env = {**os.environ, "FENWEI_MQTT_URL": broker.url, "FENWEI_LOG_LEVEL": "WARNING"}
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config",
+        proc = subprocess.Popen([sys.executable, "-m", "core.cli", "edge", "run", "--config",
                                  str(work / "edge.toml")], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

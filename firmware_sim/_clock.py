@@ -47,3 +47,22 @@ class SimClock:
     async def sleep_until(self, t: float) -> None:
         delay = 0.0 if self.unbounded else (t - self.now()) / self.speed
         await asyncio.sleep(max(delay, 0.0))
+
+
+class AnchoredClock(SimClock):
+    """A SimClock that follows a shared warped clock (:class:`core.clock.Clock`): every
+    process of a stack reads the same simulated time. At ``begin`` the source writes the
+    anchor file when none exists yet (the devices start the shared clock moving)."""
+
+    def __init__(self, shared, speed: float | None = None) -> None:
+        super().__init__(shared.start, speed or shared.speed)
+        self.shared = shared
+
+    def begin(self) -> None:
+        from core.clock import write_anchor
+        s = self.shared
+        if s.anchor_file is not None and s._anchor() is None:
+            write_anchor(s.anchor_file)
+        anchor = s._anchor()
+        behind = max(0.0, time.time() - anchor) if anchor is not None else 0.0
+        self._t0 = asyncio.get_running_loop().time() - behind

@@ -3,7 +3,8 @@
 A device walks its own schedule in simulated time. At each due event it checks its link
 faults: during a ``dropout`` it produces nothing; during a ``comms_outage`` it drops the link
 and buffers bufferable reports (history, not real-time) to back-fill them, in order, as soon
-as the link is back. Reports that find the link down for any other reason are buffered too.
+as the link is back; during a ``comms_loss`` it drops the link and loses what falls due (its
+history still holds the data: the platform gets it only by asking). Reports that find the link down for any other reason are buffered too.
 """
 from __future__ import annotations
 
@@ -130,9 +131,12 @@ class Device:
             if stream.name == "rtd" and self.clock.now() - t > self.behind_limit_s:
                 self.stats.skipped_late += 1
                 continue
-            if state == "comms_outage":
+            if state in ("comms_outage", "comms_loss"):
                 if self.link.up:
                     await self.link.close()
+                if state == "comms_loss":
+                    self.stats.lost += 1
+                    continue
             elif not self.link.up:
                 await self._reconnect()
             for item in stream.make(t):
@@ -170,6 +174,12 @@ class Device:
             self.stats.backfilled += 1
             if qn is not None:
                 self._await_ack(qn, resend or frame)
+
+    def catch_up(self) -> None:
+        """Bring ``t`` to the clock's now (a command answered between two events is answered at
+        the time it arrives, not at the last event's)."""
+        if self.clock is not None and not self.clock.unbounded:
+            self.t = max(self.t, self.clock.now())
 
     def send_now(self, frame: bytes, what: str) -> None:
         """Replies to the platform: sent at once, never buffered."""

@@ -2,9 +2,17 @@
 
 Value faults change what a sensor reads: ``stuck``, ``drift`` (relative per day), ``spike``
 (a fraction ``rate`` of values times ``value``), ``gauge_off`` (times ``value``).
+Tampering (people interfering with a station; PM2.5 and PM10 unless ``param`` is given, the
+data stay flagged valid): ``sprayed`` (water sprayed at the inlet: values times ``value``,
+default 0.4), ``blocked`` (inlet blocked: times ``value``, default 0.15),
+``analyser_offset`` (analyser recalibrated to read low: times ``value``, default 0.6) and
+``replaced`` (values replaced by the station's own values ``value`` hours earlier, default
+168: a clean week pasted over a polluted one).
 Flag faults mark data: ``calibration`` (C), ``maintenance`` (M), ``fault`` (D), ``stop`` (F,
 no value). Link faults: ``dropout`` (device silent, data lost), ``comms_outage`` (link down,
-the logger buffers and back-fills), ``clock_skew`` (device clock off by ``value`` seconds).
+the logger buffers and back-fills), ``comms_loss`` (link down, nothing buffered or back-filled by
+the device itself: the data stays in its history, sent only when the platform asks for it
+with a history request or query), ``clock_skew`` (device clock off by ``value`` seconds).
 Packet faults (a fraction ``rate`` of packets): ``bad_crc``, ``swapped_crc``, ``malformed``,
 ``oversize``. Random choices hash (station, time) so they do not depend on call order.
 """
@@ -16,11 +24,28 @@ from datetime import datetime
 
 from ._time import parse_duration, parse_time
 
-VALUE_KINDS = frozenset({"stuck", "drift", "spike", "gauge_off"})
+TAMPER_KINDS = frozenset({"sprayed", "blocked", "analyser_offset", "replaced"})
+VALUE_KINDS = frozenset({"stuck", "drift", "spike", "gauge_off"}) | TAMPER_KINDS
 FLAG_KINDS = {"calibration": "C", "maintenance": "M", "fault": "D", "stop": "F"}
-LINK_KINDS = frozenset({"dropout", "comms_outage", "clock_skew"})
+LINK_KINDS = frozenset({"dropout", "comms_outage", "comms_loss", "clock_skew"})
 PACKET_KINDS = frozenset({"bad_crc", "swapped_crc", "malformed", "oversize"})
 KINDS = VALUE_KINDS | set(FLAG_KINDS) | LINK_KINDS | PACKET_KINDS
+#: Faults that change an air station's values for hours while its data stay flagged valid:
+#: what screening for interference looks for. Not: ``spike`` (isolated hours, the edge and
+#: ingest quality checks' business), ``gauge_off`` (river gauges), flag, link and packet
+#: faults (the data are marked or missing, not falsified).
+INTERFERENCE_KINDS = frozenset({"stuck", "drift"}) | TAMPER_KINDS
+TAMPER_PARAMS = ("pm25", "pm10")
+DEFAULT_VALUE = {"sprayed": 0.4, "blocked": 0.15, "analyser_offset": 0.6, "replaced": 168.0}
+
+
+def category(kind: str) -> str:
+    """'tampering', 'value', 'flag', 'link' or 'packet'."""
+    if kind in TAMPER_KINDS:
+        return "tampering"
+    if kind in VALUE_KINDS:
+        return "value"
+    return "flag" if kind in FLAG_KINDS else "link" if kind in LINK_KINDS else "packet"
 
 
 @dataclass(frozen=True)
@@ -48,8 +73,9 @@ def parse_faults(rows: list[dict], base: datetime) -> list[Fault]:
             raise ValueError(f"fault {i}: unknown kind {kind!r}; known: {sorted(KINDS)}")
         start = parse_time(row.get("start", "+0h"), base=base)
         end = start + parse_duration(row.get("duration", "1h"))
+        value = float(row.get("value", DEFAULT_VALUE.get(kind, 0.0)))
         out.append(Fault(kind, str(row["station"]), start.timestamp(), end.timestamp(),
-                         row.get("param"), float(row.get("value", 0.0)),
+                         row.get("param"), value,
                          float(row.get("rate", 1.0))))
     return out
 
@@ -76,6 +102,8 @@ class StationFaults:
         return bool(self.value or self.flag or self.link or self.packet)
 
     def _indices(self, f: Fault) -> range | list[int]:
+        if f.param is None and f.kind in TAMPER_KINDS:
+            return [self.params.index(p) for p in TAMPER_PARAMS if p in self.params]
         if f.param is None:
             return range(len(self.params))
         return [self.params.index(f.param)] if f.param in self.params else []
@@ -102,7 +130,9 @@ class StationFaults:
                 elif f.kind == "spike":
                     if chance(self.station, t0, self.params[i]) < f.rate:
                         values[i] = v * f.value
-                else:  # gauge_off
+                elif f.kind == "replaced":
+                    values[i] = float(sampler_at(mid - f.value * 3600.0)[i])
+                else:  # gauge_off, sprayed, blocked, analyser_offset
                     values[i] = v * f.value
         for f in self.flag:
             if f.overlaps(t0, t1 if t1 > t0 else t0 + 1e-6):
@@ -113,7 +143,7 @@ class StationFaults:
                         values[i] = None
 
     def link_state(self, t: float) -> str | None:
-        """'dropout' or 'comms_outage' when active at t, else None."""
+        """'dropout', 'comms_outage' or 'comms_loss' when active at t, else None."""
         for f in self.link:
             if f.kind != "clock_skew" and f.active(t):
                 return f.kind

@@ -118,6 +118,7 @@ class Hj212Logger(Device):
 
     # -- the platform's side ------------------------------------------------------------------
     def on_data(self, data: bytes) -> None:
+        self.catch_up()
         for item in self.decoder.feed(data):
             if isinstance(item, DecodeError):
                 request = _history_request(item)
@@ -229,7 +230,7 @@ _HANDLERS = {
 }
 
 
-_KV = re.compile(r"(QN|ST|CN|PW|MN|Flag|BeginTime|EndTime)=([^;&]*)")
+_KV = re.compile(r"(QN|ST|CN|PW|MN|Flag|BeginTime|EndTime)=([^;,&]*)")
 
 
 def _history_request(error: DecodeError) -> Packet | None:

@@ -4,7 +4,8 @@ Sends 34 hourly reports (values at the top of each hour), 32 timed reports every
 ``timed_interval_s`` and 31 uniform-interval reports (one frame per ``uniform_interval_s``
 carrying stage and discharge every ``uniform_step_s``), a 2F keep-alive on connecting and every
 ``keepalive_s`` (never more often than once per real second), and answers a 37 real-time
-query. SL 651 has no data flags: flag faults (stop, calibration, maintenance) send the values
+query and a 38 period query from its own history (one element per query, values at each time
+step from the start hour to the end hour, as a 38 frame laid out like a 31 report). SL 651 has no data flags: flag faults (stop, calibration, maintenance) send the values
 as all FF (invalid).
 """
 from __future__ import annotations
@@ -13,8 +14,8 @@ import math
 from datetime import datetime, timedelta
 
 from core.catalogue import Station
-from edge.protocols.sl651 import (CHINA_TZ, FrameError, FunctionCode,
-                                  StreamDecoder, encode_up)
+from edge.protocols.sl651 import (CHINA_TZ, EndChar, FrameError, FunctionCode,
+                                  StreamDecoder, build_frame, encode_up)
 
 from ._device import Device, Emit, Stream
 from ._faults import StationFaults, chance
@@ -22,6 +23,11 @@ from ._scenario import HydroDeviceConfig
 from ._stations import DECIMALS, Sampler
 
 KEEPALIVE_MIN_REAL_S = 1.0
+QUERY_PERIOD = 0x38
+#: element identifiers a 38 query may ask for -> sampler parameter
+QUERY_ELEMENTS = {0x39: "stage", 0x27: "discharge"}
+MAX_QUERY_STEPS = 48  # time steps per 38 answer frame (longer spans: several frames)
+_UP_HEADER = 14  # 7E 7E, centre, station (5), password (2), function, length (2), STX
 
 
 def _dt(t: float) -> datetime:
@@ -104,16 +110,69 @@ class Sl651Unit(Device):
         self.send_now(self._frames(FunctionCode.KEEPALIVE, self.t, self.t)[0][0], "2F")
 
     def on_data(self, data: bytes) -> None:
+        self.catch_up()
         for item in self.decoder.feed(data):
             if isinstance(item, FrameError) or item.up:
                 continue
-            if item.function == FunctionCode.QUERY_REALTIME:
+            if item.end != EndChar.ENQ:      # the centre's ack of a report or an answer
+                self.stats.acked += 1
+            elif item.function == FunctionCode.QUERY_REALTIME:
                 for frame, *_ in self._frames(FunctionCode.QUERY_REALTIME, self.t, self.t,
                                                 values=self._values(self.t)):
                     self.send_now(frame, "37")
                 self.stats.commands["37"] += 1
+            elif item.function == QUERY_PERIOD:
+                self.stats.commands["38"] += 1
+                for frame in self._period_answer(item.body):
+                    self.send_now(frame, "38")
             else:
                 self.stats.acked += 1  # the centre's ack of a report
+
+    def _period_answer(self, body: bytes) -> list[bytes]:
+        """38 answer frames for a query body: serial, send time, start and end (yyMMddHH BCD),
+        time step (04 18 DDHHMM), element identifier; [] when the query is not understood."""
+        query = parse_period_query(body)
+        if query is None or query[3] not in QUERY_ELEMENTS:
+            return []
+        start, end, step, ident = query
+        name = QUERY_ELEMENTS[ident]
+        times = []
+        t = start
+        while t <= min(end, self.t) and step > 0:
+            times.append(t)
+            t += step
+        out = []
+        for i in range(0, len(times), MAX_QUERY_STEPS):
+            chunk = times[i:i + MAX_QUERY_STEPS]
+            values = [self._values(x)[name] for x in chunk]
+            frame = encode_up(FunctionCode.UNIFORM_INTERVAL, self.address,
+                              serial=self._next_serial(), sent=_dt(self.t),
+                              observed=_dt(chunk[0]), series={name: values},
+                              step=timedelta(seconds=step), centre=self.cfg.centre,
+                              password=self.cfg.password)[0]
+            out.append(build_frame(up=True, centre=self.cfg.centre, station=self.address,
+                                   password=self.cfg.password, function=QUERY_PERIOD,
+                                   body=frame[_UP_HEADER:-3], end=EndChar.ETX))
+        return out
+
+
+def _bcd(raw: bytes) -> list[int]:
+    return [(b >> 4) * 10 + (b & 15) for b in raw]
+
+
+def parse_period_query(body: bytes) -> tuple[float, float, float, int] | None:
+    """(start, end, step seconds, element id) of a 38 query body, or None."""
+    if len(body) < 8 + 4 + 4 + 5 + 2 or body[16] != 0x04:
+        return None
+    try:
+        y0, m0, d0, h0 = _bcd(body[8:12])
+        y1, m1, d1, h1 = _bcd(body[12:16])
+        dd, hh, mm = _bcd(body[18:21])
+        start = datetime(2000 + y0, m0, d0, h0, tzinfo=CHINA_TZ).timestamp()
+        end = datetime(2000 + y1, m1, d1, h1, tzinfo=CHINA_TZ).timestamp()
+    except ValueError:
+        return None
+    return start, end, float(((dd * 24 + hh) * 60 + mm) * 60), body[21]
 
 
 def _corrupt(frame: bytes, fault: str | None) -> bytes:

@@ -18,13 +18,14 @@ from core.catalogue import Catalogue, Station, load_catalogue
 from ._clock import SimClock
 from ._collector import Collector
 from ._device import Device, DeviceStats
-from ._faults import StationFaults, faults_by_station
+from ._faults import INTERFERENCE_KINDS, TAMPER_KINDS, TAMPER_PARAMS, StationFaults, category
+from ._faults import faults_by_station
 from ._forecast import met_forecast
 from ._logger import Hj212Logger
 from ._physics import Truth, compute_truth
 from ._rtu import Sl651Unit
 from ._scenario import Scenario, load_scenario
-from ._stations import Sampler, air_sampler, hydro_sampler, synthetic_air_stations
+from ._stations import DECIMALS, Sampler, air_sampler, hydro_sampler, synthetic_air_stations
 from ._link import parse_target
 from ._time import CST as _CST
 from ._time import HourGrid, parse_duration, parse_time
@@ -63,6 +64,13 @@ def shift_scenario(sc: Scenario, start: datetime) -> Scenario:
     faults = tuple(replace(f, start=f.start + s, end=f.end + s) for f in sc.faults)
     physics = replace(ph, episodes=episodes, fronts=fronts, hydro=replace(ph.hydro, floods=floods))
     return replace(sc, start=start, physics=physics, faults=faults)
+
+
+def with_lead(sc: Scenario, lead: str | timedelta) -> Scenario:
+    """The scenario begun ``lead`` earlier, its episodes, fronts, floods and faults where they
+    were: history before them (to fit a screening model on, say)."""
+    lead = parse_duration(lead) if isinstance(lead, str) else lead
+    return replace(sc, start=sc.start - lead, duration=sc.duration + lead)
 
 
 class Simulation:
@@ -167,8 +175,15 @@ class Simulation:
     def section_hourly(self, what: str = "discharge") -> pd.DataFrame:
         return self._window(self.truth.section_frame(what))
 
-    def hourly_frame(self, kind: str = "air") -> pd.DataFrame:
-        """Fault-free hour means per station: ts (UTC, hour start), station, city, params."""
+    def hourly_frame(self, kind: str = "air", faults: bool = False) -> pd.DataFrame:
+        """Hour means per station: ts (UTC, hour start), station, city, params; fault-free.
+
+        ``faults=True``: as the stations report them (their hourly uploads, rounded as sent),
+        the scenario's value and flag faults applied, and a ``<param>_flag`` column per
+        parameter (HJ 212 letters). An hour whose upload a ``dropout`` loses, or a ``stop``
+        hour, has no value (a dropout's flag is None). Link faults that delay data
+        (``comms_outage``, ``comms_loss``: back-filled or asked for) and packet faults leave
+        the hour as it is: what the store holds once ingest has recovered everything."""
         h0 = int(self.start.timestamp() // 3600)
         h1 = int(math.ceil(self.end.timestamp() / 3600))
         parts = []
@@ -179,11 +194,55 @@ class Simulation:
             df = pd.DataFrame(v, columns=list(s.params))
             if "wind_dir" in df:
                 df["wind_dir"] %= 360.0
+            if faults:
+                df = self._as_reported(st.id, s, df, h0)
             df.insert(0, "city", st.city)
             df.insert(0, "station", st.id)
             df.insert(0, "ts", pd.to_datetime(np.arange(h0, h1) * 3600, unit="s", utc=True))
             parts.append(df)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def _as_reported(self, sid: str, s: Sampler, df: pd.DataFrame, h0: int) -> pd.DataFrame:
+        params = s.params
+        vals = df[list(params)].to_numpy(float).copy()
+        flags = np.full(vals.shape, "N", dtype=object)
+        f = self.station_faults(sid, params)
+        if f:
+            for k in range(len(vals)):
+                t0 = (h0 + k) * 3600.0
+                row, fl = vals[k].tolist(), ["N"] * len(params)
+                f.apply(t0, t0 + 3600.0, row, fl, s.at)
+                if f.link_state(t0 + 3605.0) == "dropout":   # the upload just after the hour
+                    row, fl = [None] * len(params), [None] * len(params)
+                vals[k] = [np.nan if x is None else x for x in row]
+                flags[k] = fl
+        out = pd.DataFrame({p: vals[:, j].round(DECIMALS.get(p, 3))
+                            for j, p in enumerate(params)})
+        for j, p in enumerate(params):
+            out[f"{p}_flag"] = flags[:, j]
+        return out
+
+    def fault_windows(self) -> pd.DataFrame:
+        """The injected faults of the simulated stations, the ground truth to score screening
+        against: ``station``, ``kind``, ``category`` (tampering, value, flag, link, packet),
+        ``params`` (comma-separated; empty: every parameter), ``start``, ``end`` (UTC),
+        ``hours``, ``value`` and ``interference`` (the kind changes the station's values for
+        hours while they stay flagged valid: what screening should find)."""
+        ids = {s.id for s in self.stations}
+        rows = []
+        for f in self.scenario.faults:
+            if f.station not in ids:
+                continue
+            params = (f.param,) if f.param else TAMPER_PARAMS if f.kind in TAMPER_KINDS else ()
+            rows.append({"station": f.station, "kind": f.kind, "category": category(f.kind),
+                         "params": ",".join(params),
+                         "start": pd.Timestamp(f.start, unit="s", tz="UTC"),
+                         "end": pd.Timestamp(f.end, unit="s", tz="UTC"),
+                         "hours": (f.end - f.start) / 3600.0, "value": f.value,
+                         "interference": f.kind in INTERFERENCE_KINDS})
+        cols = ["station", "kind", "category", "params", "start", "end", "hours", "value",
+                "interference"]
+        return pd.DataFrame(rows, columns=cols)
 
     def forecast(self, issue: str | datetime, hours: int = 96, *, error_scale: float = 1.0
                  ) -> pd.DataFrame:

@@ -1,30 +1,17 @@
 """Time helpers: the hourly grid, CST calendar fields, durations and offsets in config."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 
-CST = timezone(timedelta(hours=8), "CST")
+from core.timeutil import CST, parse_duration
+
+__all__ = ["CST", "UTC", "HourGrid", "epoch_s", "parse_duration", "parse_time"]
+
 UTC = timezone.utc
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str | float | int | timedelta) -> timedelta:
-    """'7d', '36h', '90m', '30s', '2w' or seconds -> timedelta."""
-    if isinstance(text, timedelta):
-        return text
-    if isinstance(text, (int, float)):
-        return timedelta(seconds=float(text))
-    s = str(text).replace(" ", "").lower()
-    parts = _DURATION.findall(s)
-    if not s or "".join(n + u for n, u in parts) != s:
-        raise ValueError(f"bad duration {text!r}; use e.g. 7d, 1d12h, 90m, 30s")
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
 def parse_time(text: str | datetime, *, base: datetime | None = None) -> datetime:

@@ -16,8 +16,11 @@ from ._met import MET_VARS, MetFeed, MetForecast, StoreMetFeed, issue_tag, write
 from ._registry import Registry, library_versions
 from ._schedule import build_scheduler
 from ._scores import Contingency, mae, pinball, rmse, skill
-from ._service import ForecastService
+from ._observed import LABEL as OBSERVED_MET_LABEL, ObservedMetFeed
+from ._service import ForecastService, issued_forecasts
 from ._settings import ForecastSettings
+from ._weather import (OPEN_METEO_URL, FetchResult, WeatherFetchError, fetch_open_meteo,
+                       import_weather_csv)
 from .errors import (FeedError, ForecastError, ModelIncompatible, NoForecast,
                      RegistryError)
 
@@ -25,9 +28,11 @@ __all__ = [
     "AirModel", "BASELINE_ID", "BacktestResult", "CityForecast", "Contingency", "DayForecast",
     "FeedError", "FlowForecast", "FlowModel", "ForecastError", "ForecastService",
     "ForecastSettings", "MET_VARS", "MetFeed", "MetForecast", "ModelIncompatible",
-    "NoForecast", "PLACEHOLDER_TARGETS", "Registry", "RegistryError", "StoreMetFeed",
+    "NoForecast", "OBSERVED_MET_LABEL", "ObservedMetFeed", "PLACEHOLDER_TARGETS", "Registry", "RegistryError", "StoreMetFeed",
     "build_scheduler", "format_table", "issue_tag", "latest_city_forecast",
     "latest_city_forecasts",
-    "library_versions", "mae", "persistence_city_forecast", "pinball", "rmse", "run_backtest",
+    "issued_forecasts", "library_versions", "mae", "persistence_city_forecast", "pinball", "rmse", "run_backtest",
     "skill", "write_met_forecast",
+    "OPEN_METEO_URL", "FetchResult", "WeatherFetchError", "fetch_open_meteo",
+    "import_weather_csv",
 ]

@@ -69,6 +69,7 @@ class AirModel:
     profiles: dict[str, np.ndarray] = field(default_factory=dict)  # p -> (K, 24) by CST hour
     spread: dict[str, np.ndarray] = field(default_factory=dict)  # p -> (D, 3) log ratios
     climatology: dict[str, np.ndarray] = field(default_factory=dict)  # p -> (K, 12, 3)
+    calibration: dict[str, np.ndarray] = field(default_factory=dict)  # p -> (D, 2) lo/hi
     o3_8h_factor: np.ndarray | None = None  # (K, 24): max 8 h profile mean by window start
     train_s: float = 0.0
 
@@ -100,12 +101,38 @@ class AirModel:
         """Train on issues ``i0`` (single-threaded: OpenMP spin-waits badly on a busy box)."""
         t = time.perf_counter()
         with threadpool_limits(limits=1, user_api="openmp"):
+            self._calibrate(fb, i0, met)
             self._fit(fb, i0, met)
         self._fit_profiles(panel)
         self.train_s = time.perf_counter() - t
         log.info("air model trained: issues=%s variants=%s seconds=%.1f", len(i0),
                  list(self.features), self.train_s)
         return self
+
+    def _calibrate(self, fb: FeatureBuilder, i0: np.ndarray, met: list | None) -> None:
+        """Quantile spread scaling from real errors: fit on the first 80 % of the issues,
+        and per pollutant and lead day scale (q90 - q50) and (q50 - q10) so that 10 % of the
+        last 20 % fall above q90 and 10 % below q10 (factors 0.5..3)."""
+        cut = int(len(i0) * 0.8)
+        if cut < 40 or len(i0) - cut < 20:
+            return
+        early = AirModel(self.cities)
+        early._fit(fb, i0[:cut], None if met is None else met[:cut])
+        early.o3_8h_factor = np.ones((len(self.cities), 24))
+        fc = early._predict(fb, i0[cut:], None if met is None else met[cut:], scale=False)
+        for p in POLLUTANTS:
+            y = np.stack([fb.target(p, i0[cut:], d) for d in range(1, LEAD_DAYS + 1)], axis=2)
+            lo, mid, hi = (np.log1p(fc.q[p][j]) for j in range(3))
+            ly = np.log1p(np.maximum(y, 0.0))
+            fac = np.ones((LEAD_DAYS, 2))
+            for d in range(LEAD_DAYS):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    up = (ly - mid)[..., d] / np.maximum((hi - mid)[..., d], 1e-3)
+                    dn = (mid - ly)[..., d] / np.maximum((mid - lo)[..., d], 1e-3)
+                up, dn = up[np.isfinite(up)], dn[np.isfinite(dn)]
+                if len(up) >= 20:
+                    fac[d] = np.clip([np.quantile(dn, 0.9), np.quantile(up, 0.9)], 0.5, 3.0)
+            self.calibration[p] = fac
 
     def _fit(self, fb: FeatureBuilder, i0: np.ndarray, met: list | None) -> None:
         cols, own, has_met = self.design(fb, i0, met)
@@ -123,6 +150,13 @@ class AirModel:
                                                            .repeat(LEAD_DAYS, 2).ravel())
                 if v == "met":
                     rows &= np.repeat(has_met, len(self.cities) * LEAD_DAYS)
+                # a feature the history never varies (no station spread in a one-station
+                # city, no weather variable in a feed) is dropped, never fitted on NaN
+                keep = [j for j in range(X.shape[1]) if j == 0 or
+                        len(np.unique(X[rows, j][np.isfinite(X[rows, j])])) >= 2]
+                names = [names[j] for j in keep]
+                self.features[v][p] = names
+                X = X[:, keep]
                 for q in QUANTILES:
                     m = HistGradientBoostingRegressor(loss="quantile", quantile=q,
                                                       categorical_features=[0], **HGB)
@@ -165,7 +199,8 @@ class AirModel:
         with threadpool_limits(limits=1, user_api="openmp"):
             return self._predict(fb, i0, met)
 
-    def _predict(self, fb: FeatureBuilder, i0: np.ndarray, met: list | None) -> DayForecast:
+    def _predict(self, fb: FeatureBuilder, i0: np.ndarray, met: list | None, *,
+                 scale: bool = True) -> DayForecast:
         cols, own, has_met = self.design(fb, i0, met)
         n, k = len(i0), len(self.cities)
         variant = np.where(has_met & ("met" in self.features), "met", "nomet")
@@ -182,6 +217,10 @@ class AirModel:
                 for j, qq in enumerate(QUANTILES):
                     out[j, sel] = self.models[(v, p, qq)].predict(X).reshape(-1, k, LEAD_DAYS)
             out = np.sort(out, axis=0)
+            fac = getattr(self, "calibration", {}).get(p) if scale else None
+            if fac is not None:   # calibrated spread (older saved models have none)
+                out[0] = out[1] - (out[1] - out[0]) * fac[None, None, :, 0]
+                out[2] = out[1] + (out[2] - out[1]) * fac[None, None, :, 1]
             q[p] = np.maximum(np.expm1(out + base), 0.0)
         return self._finish(fb, i0, q, variant)
 

@@ -1,6 +1,6 @@
 """Daily/rolling AQI of (forecast) concentration windows, vectorised, and P(AQI > level).
 
-Uses the AQI engine's breakpoint editions (``alerts.aqi.EDITIONS``, chosen by window start).
+Uses the AQI engine's breakpoint editions (``core.aqi.EDITIONS``, chosen by window start).
 Above the top breakpoint an IAQI is capped at 500 (forecasts never need the O3 1 h
 substitute). A window with a missing indicator has no AQI (NaN), never a low one.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from alerts.aqi import EDITIONS
+from core.aqi import EDITIONS
 
 #: forecast/daily indicator -> breakpoint table
 TABLES = {"pm25": "pm25_24h", "pm10": "pm10_24h", "so2": "so2_24h", "no2": "no2_24h",

@@ -30,6 +30,27 @@ class BacktestResult:
     n_origins: int = 0
     p_warn: np.ndarray | None = None  # (N, K, D) forecast P(AQI > 200)
     obs_aqi: np.ndarray | None = None  # (N, K, D) observed AQI
+    model_aqi: np.ndarray | None = None  # (N, K, D) median forecast AQI
+    pers_aqi: np.ndarray | None = None  # (N, K) AQI of the 24 h before each origin
+    origin_hours: np.ndarray | None = None  # (N,) hours since the epoch
+
+    def by_lead(self, warn_p: float = 0.4) -> dict[str, dict]:
+        """Per lead day: RMSE and category accuracy (HJ 633 categories I..VI) of the median
+        forecast and of persistence against the observed daily AQI; POD/FAR of AQI > 200
+        (warning when P(AQI > 200) >= ``warn_p``)."""
+        out = {}
+        for d in range(self.obs_aqi.shape[2]):
+            o, m = self.obs_aqi[..., d], self.model_aqi[..., d]
+            ok = np.isfinite(o)
+            c = Contingency.of(np.where(ok, self.p_warn[..., d] >= warn_p, np.nan),
+                               np.where(ok, o > 200, np.nan))
+            out[str(d + 1)] = {
+                "n": int(ok.sum()), "rmse_model": _r(rmse(m, o)),
+                "rmse_persistence": _r(rmse(self.pers_aqi, o)),
+                "category_accuracy": _r(category_accuracy(m, o), 3),
+                "category_accuracy_persistence": _r(category_accuracy(self.pers_aqi, o), 3),
+                "pod": _r(c.pod, 3), "far": _r(c.far, 3), "events": c.hits + c.misses}
+        return out
 
     def contingency_at(self, warn_p: float, leads=(1, 2)) -> Contingency:
         """AQI > 200 table over ``leads`` for another warning probability."""
@@ -113,7 +134,30 @@ def _score(acc, warn_p: float, n: int) -> BacktestResult:
         c = cont[d + 1]
         rows[-1].update(pod=c.pod, far=c.far, csi=c.csi, hits=c.hits,
                         false_alarms=c.false_alarms, misses=c.misses)
-    return BacktestResult(pd.DataFrame(rows), cont, n, p_warn, obs_aqi)
+    return BacktestResult(pd.DataFrame(rows), cont, n, p_warn, obs_aqi, m_aqi, p_aqi,
+                          np.concatenate([f.issue_hours for f in acc["model"]]))
+
+
+#: upper bounds of HJ 633 AQI categories I..V (VI above 300)
+CATEGORY_TOPS = np.array([50, 100, 150, 200, 300])
+
+
+def category(a: np.ndarray) -> np.ndarray:
+    """HJ 633 category index 0..5 (I..VI) of AQI values (NaN stays NaN)."""
+    a = np.asarray(a, float)
+    return np.where(np.isfinite(a), np.searchsorted(CATEGORY_TOPS, np.ceil(a), side="left"),
+                    np.nan)
+
+
+def category_accuracy(forecast: np.ndarray, observed: np.ndarray) -> float:
+    """Share of days (both known) whose forecast category equals the observed one."""
+    f, o = np.broadcast_arrays(category(forecast), category(observed))
+    ok = np.isfinite(f) & np.isfinite(o)
+    return float((f[ok] == o[ok]).mean()) if ok.any() else float("nan")
+
+
+def _r(x: float, nd: int = 2):
+    return round(float(x), nd) if np.isfinite(x) else None
 
 
 def _row(lead: int, target: str, f, pers, clim, obs) -> dict:
@@ -131,3 +175,28 @@ def format_table(table: pd.DataFrame) -> str:
     t = table[[c for c in cols if c in table]].copy()
     return t.to_string(index=False, float_format=lambda x: f"{x:.3f}" if abs(x) < 10
                        else f"{x:.1f}", na_rep="")
+
+
+def report(result: BacktestResult, cities, start, end, train_end, train_start, met,
+           warn_p: float, model=None) -> dict:
+    """The backtest's JSON object: training span, per-lead scores, POD/FAR of AQI > 200 at
+    lead days 1-2 (pooled), and what weather the model was given."""
+    from ._observed import LABEL
+
+    def iso(t):
+        return None if t is None else pd.Timestamp(t).tz_convert("Asia/Shanghai").isoformat()
+    ct = result.contingency_at(warn_p, (1, 2))
+    out = {"cities": list(cities), "start": iso(start), "end": iso(end),
+           "n_days": int(len(result.origin_hours)), "issue_time_cst": "00:00",
+           "train_start": iso(train_start), "train_end": iso(train_end),
+           "training": (f"trained only on data in [{iso(train_start)}, {iso(train_end)})"
+                        if train_end is not None else "the registry's current model"),
+           "met": met or "feed",
+           "met_note": LABEL if met == "observed" else (
+               "no weather input" if met == "none" else "stored weather forecasts"),
+           "warn_probability": warn_p,
+           "leads": result.by_lead(warn_p),
+           "pod": _r(ct.pod, 3), "far": _r(ct.far, 3), "events_day12": ct.hits + ct.misses}
+    if model is not None and getattr(model, "features", None):
+        out["variants"] = sorted(model.features)
+    return out

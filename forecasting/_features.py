@@ -18,13 +18,15 @@ from ._panel import POLLUTANTS, Panel
 
 LEAD_DAYS = 4
 HORIZON_H = 24 * LEAD_DAYS
-BASE = ["city", "lead_d", "issue_hod", "heating", "weekend",
-        "pm25_1", "pm25_6", "pm25_24", "pm25_72", "pm25_trend", "upwind_pm25",
-        "upwind_excess", "region_pm25", "region_trend", "ws_6", "rh_6", "temp_24",
-        "temp_trend", "pres_trend"]
+BASE = ["city", "lead_d", "issue_hod", "heating", "weekend", "weekday",
+        "pm25_1", "pm25_6", "pm25_24", "pm25_72", "pm25_trend", "pm25_3", "pm25_12",
+        "pm25_trend6", "pm10_6", "pm10_24", "pm10_trend", "pm25_smax", "pm25_sspread",
+        "upwind_pm25", "upwind_excess", "region_pm25", "region_trend", "ws_6", "rh_6",
+        "temp_24", "temp_trend", "pres_trend", "wu_6", "wv_6"]
 OWN = ["own_1", "own_6", "own_24", "own_72", "own_trend"]
 METF = ["f_stag", "f_stag_max", "f_stag_cum", "f_ws", "f_ws_cum", "f_rh", "f_dtemp",
         "f_dpres", "f_vent"]
+METF_ALL = METF + ["f_wu", "f_wv", "f_wv_cum", "f_rh_prev"]
 
 
 def feature_names(pollutant: str, with_met: bool) -> list[str]:
@@ -80,14 +82,25 @@ class FeatureBuilder:
         for h in (1, 6, 24, 72):
             f[f"pm25_{h}"] = self._log("pm25", i0 - h, i0)
         f["pm25_trend"] = f["pm25_24"] - self._log("pm25", i0 - 48, i0 - 24)
+        f["pm25_3"], f["pm25_12"] = self._log("pm25", i0 - 3, i0), self._log("pm25", i0 - 12, i0)
+        f["pm25_trend6"] = f["pm25_6"] - self._log("pm25", i0 - 12, i0 - 6)
+        f["pm10_6"], f["pm10_24"] = self._log("pm10", i0 - 6, i0), self._log("pm10", i0 - 24, i0)
+        f["pm10_trend"] = f["pm10_24"] - self._log("pm10", i0 - 48, i0 - 24)
+        for k in ("pm25_smax", "pm25_sspread"):
+            f[k] = self.cum[k].mean(i0 - 6, i0) if k in self.cum else np.full(
+                f["pm25_6"].shape, np.nan)
+        f["pm25_smax"] = np.log1p(np.maximum(f["pm25_smax"], 0.0)) - f["pm25_6"]
         u, v = self.cum_u.mean(i0 - 6, i0), self.cum_v.mean(i0 - 6, i0)
         wind_from = np.degrees(np.arctan2(u, v)) % 360.0  # (N, K)
+        ws6 = self.cum["wind_speed"].mean(i0 - 6, i0)
+        f["wu_6"], f["wv_6"] = ws6 * u, ws6 * v   # wind from the east / north, m/s
         pm6 = self.cum["pm25"].mean(i0 - 6, i0)
         align = np.cos(np.radians(self.bearing[None, :, :] - wind_from[:, :, None]))
         w = self.w[None] * np.clip(align, 0.0, None)
         w = np.where(np.isfinite(pm6)[:, None, :], w, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             up = np.einsum("nkj,nj->nk", w, np.nan_to_num(pm6)) / w.sum(axis=2)
+        up = np.where(w.sum(axis=2) > 0, up, pm6)  # no neighbour upwind: the city itself
         f["upwind_pm25"] = np.log1p(np.maximum(up, 0.0))
         f["upwind_excess"] = f["upwind_pm25"] - f["pm25_6"]
         prev = self._log("pm25", i0 - 48, i0 - 24)
@@ -114,11 +127,19 @@ class FeatureBuilder:
         return self.cum[p].mean(i0 + 24 * (d - 1), i0 + 24 * d, min_n=20)
 
 
+def _nanmean0(a: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 ignoring NaN (all-NaN: NaN), without warnings."""
+    ok = np.isfinite(a)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, a, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+
+
 def met_features(fcs: list[MetForecast | None], base: dict, n_cities: int
                  ) -> dict[str, np.ndarray]:
     """(N, K, D) forecast features per lead-day window; NaN where no forecast."""
     n = len(fcs)
-    out = {k: np.full((n, n_cities, LEAD_DAYS), np.nan) for k in METF}
+    out = {k: np.full((n, n_cities, LEAD_DAYS), np.nan) for k in METF_ALL}
     for j, fc in enumerate(fcs):
         if fc is None:
             continue
@@ -136,6 +157,15 @@ def met_features(fcs: list[MetForecast | None], base: dict, n_cities: int
             out["f_dpres"][j, :, k] = d["pressure"][w].mean(axis=0)
             out["f_vent"][j, :, k] = (d["wind_speed"][w] * (1 - 0.5 * np.clip(
                 d["stagnation"][w], 0, 1))).mean(axis=0)
+            # wind blowing from the north (+v) / east (+u), speed-weighted, m/s
+            rad = np.radians(d["wind_dir"]) if "wind_dir" in d else None
+            if rad is not None:
+                wu, wv = d["wind_speed"] * np.sin(rad), d["wind_speed"] * np.cos(rad)
+                out["f_wu"][j, :, k] = _nanmean0(wu[w])
+                out["f_wv"][j, :, k] = _nanmean0(wv[w])
+                out["f_wv_cum"][j, :, k] = _nanmean0(wv[c])
+            prev = slice(max(24 * k - 12, 0), 24 * k + 12)
+            out["f_rh_prev"][j, :, k] = d["rh"][prev].mean(axis=0)
     out["f_dtemp"] -= base["temp_24"][:, :, None]
     out["f_dpres"] -= base["pres_6"][:, :, None]
     return out
@@ -154,5 +184,6 @@ def calendar(hours_at_issue: np.ndarray, n_cities: int) -> dict[str, np.ndarray]
     f = {"lead_d": np.broadcast_to(lead[None, :], mid.shape).astype(float),
          "doy_sin": np.sin(2 * np.pi * doy / 365.25), "doy_cos": np.cos(2 * np.pi * doy / 365.25),
          "heating": heating, "weekend": (weekday >= 5).astype(float),
+         "weekday": weekday.astype(float),
          "issue_hod": np.broadcast_to(((hours_at_issue + 8) % 24)[:, None], mid.shape) * 1.0}
     return {k: np.repeat(v[:, None, :], n_cities, axis=1) for k, v in f.items()}

@@ -60,7 +60,10 @@ class StoreMetFeed:
                                    issue + timedelta(hours=horizon_h), where={"city": cities})
         if df.empty or "issue" not in df:
             return None
-        df = df[df["issue"] <= issue_tag(issue)]
+        # issued at or before ``issue`` and not older than ``max_age`` (a stale issue's later
+        # lead hours also fall in the read window: they are not a current forecast)
+        df = df[(df["issue"] <= issue_tag(issue))
+                & (df["issue"] >= issue_tag(issue - self.max_age))]
         if df.empty:
             return None
         df = df[df["issue"] == df["issue"].max()]

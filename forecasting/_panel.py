@@ -78,7 +78,31 @@ def load_air(store, cities: list[str], start: datetime, end: datetime) -> Panel:
     panel = from_long(df, "city", [*POLLUTANTS, *MET[:-1]], index, cities, suffix="_mean")
     # wind direction is circular: average the unit vectors of the stations' raw values
     panel.data["wind_dir"] = _wind_dir(store, cities, index)
+    panel.data.update(_station_spread(store, cities, index))
     return panel
+
+
+def _station_spread(store, cities, index) -> dict[str, np.ndarray]:
+    """Per city and hour, across its stations: the highest PM2.5 (``pm25_smax``) and the
+    spread of log PM2.5 (``pm25_sspread``, std): a plume reaching part of the city first."""
+    out = {k: np.full((len(index), len(cities)), np.nan) for k in ("pm25_smax", "pm25_sspread")}
+    cat = getattr(store, "cat", None)
+    city_of = {s.id: c for c in cities for s in (cat.stations_of(c, "air") if cat else ())}
+    if not city_of:
+        return out
+    df = store.aggregate("air", ["pm25"], index[0].to_pydatetime(),
+                         (index[-1] + HOUR).to_pydatetime(), every="1h", by="station",
+                         keys=list(city_of))
+    if df.empty:
+        return out
+    df = df.dropna(subset=["pm25_mean"])
+    df = df.assign(city=df["station"].map(city_of),
+                   lg=np.log1p(np.maximum(df["pm25_mean"].to_numpy(float), 0.0)))
+    g = df.groupby(["time", "city"]).agg(pm25_smax=("pm25_mean", "max"),
+                                         pm25_sspread=("lg", "std"), n=("lg", "size"))
+    g = g[g["n"] >= 2].reset_index()
+    got = from_long(g, "city", ["pm25_smax", "pm25_sspread"], index, cities)
+    return got.data
 
 
 def _wind_dir(store, cities, index) -> np.ndarray:

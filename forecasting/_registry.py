@@ -40,6 +40,9 @@ def _compatible(made: dict) -> dict:
 class Registry:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        # a saved version never changes: the last one loaded per kind is kept (a forecast
+        # process loaded it from disk at every issue)
+        self._loaded: dict[str, tuple[str, object, dict]] = {}
 
     def _dir(self, kind: str, version: str | None = None) -> Path:
         return self.root / kind / version if version else self.root / kind
@@ -84,6 +87,9 @@ class Registry:
         version = version or self.current_version(kind)
         if not version:
             raise RegistryError(f"no current {kind} model in {self.root}")
+        hit = self._loaded.get(kind)
+        if hit is not None and hit[0] == version:
+            return hit[1], hit[2]
         meta = self.meta(kind, version)
         running, made = _compatible(meta.get("libraries", {}))
         if running != made:
@@ -97,6 +103,7 @@ class Registry:
                                     {"sklearn": sklearn.__version__}) from exc
         except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same to us
             raise RegistryError(f"cannot load {kind} model {version}: {exc}") from exc
+        self._loaded[kind] = (version, model, meta)
         return model, meta
 
     def consider(self, kind: str, version: str, metric: str,

@@ -186,25 +186,38 @@ class ForecastService:
 
     # -- evaluation ---------------------------------------------------------------------
     def backtest(self, start: datetime, end: datetime, *, train_end: datetime | None = None,
-                 history_days: int = 400, progress: bool = True, use_met: bool = True
-                 ) -> tuple[BacktestResult, AirModel]:
+                 history_days: int = 400, progress: bool = True, use_met: bool = True,
+                 train_start: datetime | None = None, met: str | None = None,
+                 every_day: bool = False) -> tuple[BacktestResult, AirModel]:
         """Rolling-origin backtest over [start, end) (origins 00:00 CST). The model is the
-        current one, or (``train_end`` given) one trained on history before ``train_end``."""
-        hist0 = (train_end or start) - timedelta(days=history_days)
-        panel, fb = self.air_panel(hist0, end)
+        current one, or (``train_end`` given) one trained on history in
+        [``train_start`` (default ``train_end - history_days``), ``train_end``).
+
+        ``met``: ``"observed"`` feeds the weather later observed at the target hours (a
+        perfect-prognosis stand-in, backtests only: :mod:`forecasting._observed`), ``"none"``
+        no weather, default the service's feed (``use_met=False``: none). ``every_day``:
+        an origin every day of the period, the last ones scored on the lead days observed."""
+        hist0 = train_start or (train_end or start) - timedelta(days=history_days)
+        tail = timedelta(days=HORIZON_H // 24) if every_day else timedelta(0)
+        panel, fb = self.air_panel(min(hist0, start - timedelta(days=4)), end + tail)
         feed = self.met_feed if use_met else None
+        if met == "observed":
+            from ._observed import ObservedMetFeed
+            feed = ObservedMetFeed(panel)
+        elif met == "none":
+            feed = None
         if train_end is not None:
             saved, self.met_feed = self.met_feed, feed
             try:
-                model = self.fit_air(fb, panel.pos(train_end))
+                model = self.fit_air(fb, panel.pos(train_end), max(panel.pos(hist0), 0) + 72)
             finally:
                 self.met_feed = saved
         else:
             model, reason = self.current("air")
             if model is None:
                 raise NoForecast(f"no model to backtest ({reason}); pass a training end")
-        origins = issue_positions(panel, panel.pos(start), panel.pos(end) - HORIZON_H + 1,
-                                  hours=(0,))
+        last = panel.pos(end) if every_day else panel.pos(end) - HORIZON_H + 1
+        origins = issue_positions(panel, panel.pos(start), last, hours=(0,))
         return run_backtest(model, fb, origins, feed, warn_p=self.warn_p,
                             progress=progress), model
 
@@ -231,4 +244,43 @@ def flow_score(model, panel, rows: np.ndarray) -> float | None:
     return round(rmse(np.log(ff.q[1]), obs), 4)
 
 
-__all__ = ["ForecastService", "issue_positions", "POLLUTANTS"]
+__all__ = ["ForecastService", "issue_positions", "issued_forecasts", "POLLUTANTS"]
+
+
+def issued_forecasts(store, city: str, issues: list[datetime], *, train_end: datetime,
+                     train_start: datetime | None = None, met: str = "none",
+                     catalogue=None, history_days: int = 400) -> dict:
+    """The model's forecasts for ``city`` as if issued at each of ``issues``
+    (:class:`CityForecast` per issue time), from an air model trained only on data in
+    [``train_start``, ``train_end``). ``met="observed"`` gives it the observed weather of the
+    target hours as a perfect-prognosis stand-in (hindcasts and backtests only)."""
+    import tempfile
+
+    from ._interface import CityForecast
+    from ._output import air_frame, pivot_cities
+    if not issues:
+        return {}
+    svc = ForecastService(store, tempfile.mkdtemp(prefix="fenwei-hindcast-"),
+                          catalogue=catalogue, cities=[city], sections=[])
+    hist0 = train_start or train_end - timedelta(days=history_days)
+    panel, fb = svc.air_panel(min(hist0, issues[0] - timedelta(days=4)),
+                              issues[-1] + timedelta(hours=HORIZON_H))
+    if met == "observed":
+        from ._observed import ObservedMetFeed
+        svc.met_feed = ObservedMetFeed(panel)
+    model = svc.fit_air(fb, panel.pos(train_end), max(panel.pos(hist0), 0) + 72)
+    rows = np.array([panel.pos(t) for t in issues])
+    fc = model.predict(fb, rows, svc._met(fb, rows))
+    out = {}
+    for j, t in enumerate(issues):
+        mid = f"hindcast:{fc.variant[j]}" + ("-observed" if met == "observed" else "")
+        wide = pivot_cities(air_frame(fc, j, model.profiles, mid)).get(city)
+        if wide is None:
+            continue
+        r0 = rows[j]
+        ts = panel.index[max(r0 - 23, 0):r0]
+        obs = pd.DataFrame({"ts": ts, **{p: panel.data[p][max(r0 - 23, 0):r0, 0]
+                                         for p in POLLUTANTS}})
+        out[t] = CityForecast(city, pd.Timestamp(t).tz_convert("UTC").to_pydatetime(), mid,
+                              wide, obs)
+    return out

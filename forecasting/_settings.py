@@ -17,3 +17,13 @@ class ForecastSettings(BaseSettings):
     history_days: int = Field(400, ge=30)  # training history read from the store
     holdout_days: int = Field(14, ge=3)  # backtest period deciding promotion
     warn_probability: float = Field(0.4, gt=0, lt=1)  # P(AQI > 200) that counts as "warn"
+    weather_url: str = ""  # Open-Meteo-compatible /v1/forecast URL; "" = no periodic fetch
+    weather_every_h: int = Field(6, ge=1, le=24)  # fetch 20 min before every Nth CST hour
+
+    @classmethod
+    def from_config(cls, config) -> "ForecastSettings":
+        """The ``[forecast]`` section of a :class:`core.config.Config` (file,
+        FENWEI_FORECAST_*); ``registry_dir`` defaults to ``models`` under ``[fenwei] data_dir``."""
+        values = config.values("forecast")
+        values.setdefault("registry_dir", config.settings.data_dir / "models")
+        return cls.model_validate(values)

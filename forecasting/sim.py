@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.wire import Reading
-from firmware_sim._physics import PhysicsConfig, Truth, compute_truth, rng_for
-from firmware_sim._time import HourGrid
-from firmware_sim._weather import Episode, Front
+from firmware_sim import Episode, Front, HourGrid, PhysicsConfig, Truth, compute_truth, rng_for
 
 from ._met import MET_VARS, MetForecast
 

@@ -41,6 +41,22 @@ class IngestMetrics:
                               registry=r)
         self.paused = Gauge(p + "paused", "1 while reading is paused by back-pressure",
                             registry=r)
+        self.stalled = Gauge(p + "stalled", "1 while a written batch cannot be finished "
+                             "(dead-letter insert or tracker save failing): not acknowledged",
+                             registry=r)
+        self.step_retries = Counter(p + "step_retries", "retried steps after a store write",
+                                    ["step"], registry=r)
+        self.failed_batches = Counter(p + "failed_batches", "batches abandoned to redelivery "
+                                      "(the broker connection dropped)", registry=r)
+        self.dead_letters_kept = Gauge(p + "dead_letters_kept", "rows in the dead-letter "
+                                       "table (replay or purge to empty it)", registry=r)
+        self.fill_gaps = Gauge(p + "fill_gaps", "time gaps in stations' series by fill state "
+                               "(open, requested, filled, given_up)", ["state"], registry=r)
+        self.fill_requests = Counter(p + "fill_requests", "gap-fill requests published to "
+                                     "station agents (retries included)", registry=r)
+        self.dead_letters_full = Gauge(p + "dead_letters_full", "1 while the dead-letter "
+                                       "table is at dead_letter_max_rows: intake stalls",
+                                       registry=r)
 
     def count_from(self, received: Callable[[], int], redelivered: Callable[[], int]) -> None:
         """``fenwei_ingest_messages_total``/``_redeliveries_total`` read these at scrape time

@@ -1,5 +1,10 @@
 """Completeness: per station, seq gaps, duplicates, late arrivals and % of expected readings.
 
+A station's periodic series is its readings of the catalogue interval's period (an air
+station's PT1H hours); a gauge's instantaneous (PT0S) readings on that interval's grid count
+as its series too (SL 651 hourly reports observe the top of the hour). :meth:`Tracker.series`
+gives the slots seen in the window: the gap filler (``_gaps.py``) finds time gaps in them.
+
 ``observe`` is fed every stored message (station, seq, reading timestamps). State is saved
 to the ``tracker`` table of the ingest state file before the messages are acknowledged, so
 a restart (even after kill -9) resumes from what was acknowledged and reports no false gaps.
@@ -56,6 +61,8 @@ class Tracker:
         self._dirty: set[str] = set()
         self.lock = threading.RLock()  # the writer feeds, any thread reports
         self._period = {s.id: format_period(s.interval_s) for s in catalogue.stations.values()}
+        self._grid = {s.id: s.interval_s for s in catalogue.stations.values()
+                      if s.kind == "hydro" and s.interval_s > 0}
         if db is not None:
             db.execute(_SCHEMA)
             for sid, text in db.execute("SELECT station, state FROM tracker"):
@@ -69,7 +76,7 @@ class Tracker:
                 st = self._st[station] = StationState()
             self._dirty.add(station)
             self._seq(st, seq)
-            period = self._period.get(station)
+            period, grid = self._period.get(station), self._grid.get(station)
             horizon = int(self.clock()) - self.window_s
             for r in readings:
                 ts = int(r.ts.timestamp())
@@ -77,7 +84,8 @@ class Tracker:
                     st.late += 1
                 else:
                     st.max_ts = ts
-                if r.period == period and ts >= horizon:
+                if ts >= horizon and (r.period == period or (
+                        grid and r.period == "PT0S" and ts % grid == 0)):
                     st.recent.add(ts)
             if len(st.recent) > 4 * self.window_s // 60 + 64:   # bound clock-skewed streams
                 st.recent = {t for t in st.recent if t >= horizon}
@@ -149,6 +157,16 @@ class Tracker:
                     "missing_total": st.missing_total, "filled_total": st.filled_total,
                     "duplicates": st.duplicates, "late": st.late, "resets": st.resets,
                     "completeness_pct": self.completeness(station)}
+
+    def series(self, station: str) -> tuple[int, list[int]]:
+        """(interval seconds, sorted slot times seen in the window) of a station's series."""
+        with self.lock:
+            s = self.cat.stations.get(station)
+            st = self._st.get(station)
+            if s is None or st is None:
+                return 0, []
+            horizon = int(self.clock()) - self.window_s
+            return s.interval_s, sorted(t for t in st.recent if t >= horizon)
 
     def stations(self) -> list[str]:
         with self.lock:

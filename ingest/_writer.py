@@ -5,10 +5,16 @@ The paho thread calls :meth:`Writer.put`; the writer thread takes the buffer whe
 
 1. writes the readings (retrying StoreUnavailable with backoff; a StoreRejected batch is
    bisected until the bad readings are isolated and dead-lettered),
-2. records dead letters, feeds the completeness tracker and saves its state,
+2. records dead letters, feeds the completeness tracker and saves its state: each of these
+   steps is retried in-process with the same backoff until it succeeds (the batch is then
+   ``stalled``: a gauge and ``stats()`` show it), never skipped,
 3. only then acknowledges every message of the batch.
 
-``put`` blocks while ``max_buffer_points`` readings are buffered: the paho thread stops
+An unexpected error anywhere calls ``on_failed`` (the service drops its broker connection:
+the broker redelivers what was not acknowledged) instead of leaving the batch unacknowledged
+on a live connection, which would stop the broker's deliveries for good.
+
+``put`` blocks while ``max_buffer_points`` readings are buffered: the MQTT thread stops
 reading from the socket and the broker holds the rest.
 """
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Callable, Sequence
 from core.store import StoreRejected
 from core.wire import Batch, Reading, reading_dict, readings_topic
 
-from ._deadletter import DeadLetter, DeadLetters
+from core.deadletters import DeadLetter, DeadLetters, DeadLettersFull
 from ._metrics import IngestMetrics
 from ._retry import Backoff, GaveUp
 from ._tracker import Tracker
@@ -60,10 +66,11 @@ class Writer:
                  batch_points: int = 5000,
                  batch_ms: int = 200, idle_ms: int = 20, max_messages: int = 5000,
                  max_buffer_points: int = 100_000,
-                 oldest: Callable[[], float | None] = lambda: None) -> None:
+                 oldest: Callable[[], float | None] = lambda: None,
+                 on_failed: Callable[[], None] = lambda: None) -> None:
         self._write, self.dl, self.tracker, self.m = write, dead_letters, tracker, metrics
         self._ack, self.backoff, self._oldest = ack, backoff, oldest
-        self._ack_many = ack_many
+        self._ack_many, self._on_failed = ack_many, on_failed
         self.batch_points, self.batch_s = batch_points, batch_ms / 1000
         self.idle_s = min(idle_ms, batch_ms) / 1000
         self.max_messages, self.max_buffer_points = max_messages, max_buffer_points
@@ -76,6 +83,10 @@ class Writer:
         self.stored = self.acked = self.dead_count = self.batch_count = 0
         self.paused = False
         self.store_down = False
+        self.stalled: str | None = None   # the step a written batch is stuck at
+        self.stalled_since: float | None = None
+        self.failures = 0                 # batches abandoned to redelivery
+        self._counted = 0.0               # monotonic time of the last dead-letter count
 
     # -- paho thread --------------------------------------------------------------------
     def put(self, batch: Batch | None, dead: DeadLetter | None, ack: Ack, dup: bool) -> bool:
@@ -157,7 +168,13 @@ class Writer:
                             "unacknowledged for redelivery", len(p.acks))
                 return
             except Exception:  # noqa: BLE001 - never lose the writer thread silently
-                log.exception("batch failed; its %d messages stay unacknowledged", len(p.acks))
+                # unacknowledged on a live connection, the broker would never send them
+                # again (nor more, past its in-flight limit): reconnect for redelivery
+                self.failures += 1
+                self.m.failed_batches.inc()
+                log.exception("batch failed; dropping the broker connection so that its %d "
+                              "messages are redelivered", len(p.acks))
+                self._on_failed()
             finally:
                 with self._cond:
                     self._inflight_points = 0
@@ -185,7 +202,7 @@ class Writer:
             self.stored += ok
             self.m.readings.inc(ok)
         if dead:
-            self.dl.add(dead)
+            self._finish("dead_letters", lambda: self.dl.add(dead))
             for d in dead:
                 self.m.dead_letters.labels(d.reason).inc()
             self.dead_count += len(dead)
@@ -203,37 +220,42 @@ class Writer:
         with self.tracker.lock:
             for b, _ in batches:
                 self.tracker.observe(b.station, b.seq, b.readings)
-            self.tracker.save()
         after = self.tracker.totals()
         self.m.gaps.inc(max(0, after["missing_total"] - before["missing_total"]))
         self.m.duplicates.inc(max(0, after["duplicates"] - before["duplicates"]))
         self.m.late.inc(max(0, after["late"] - before["late"]))
+        self._finish("tracker", self.tracker.save)   # keeps its changes until saved
+
+    def _finish(self, step: str, fn: Callable[[], object]) -> None:
+        """Run a step after the write until it succeeds (or the drain deadline passes)."""
+        def on_retry(exc: BaseException) -> None:
+            self.m.step_retries.labels(step).inc()
+            if self.stalled is None:
+                self.stalled, self.stalled_since = step, time.time()
+                self.m.stalled.set(1)
+                if isinstance(exc, DeadLettersFull):
+                    self.m.dead_letters_full.set(1)
+        self.backoff.call(fn, lambda: time.monotonic() > self._deadline, on_retry,
+                          what=step.replace("_", " "))
+        if self.stalled is not None:
+            log.warning("%s succeeds again after %.0f s; the batch is finished", step,
+                        time.time() - (self.stalled_since or time.time()))
+            self.stalled = self.stalled_since = None
+            self.m.stalled.set(0)
+            self.m.dead_letters_full.set(0)
 
     def _write_bisect(self, readings: list[Reading]) -> list[tuple[int, str, str]]:
         """Write everything writable; return (index, reason, detail) of refused readings."""
-        bad: list[tuple[int, str, str]] = []
-        stack = [(0, len(readings))]
-        while stack:
-            lo, hi = stack.pop()
-            try:
-                self._write_retrying(readings, lo, hi)
-            except StoreRejected as exc:
-                if hi - lo == 1:
-                    bad.append((lo, rejection_reason(exc), str(exc)))
-                else:
-                    mid = (lo + hi) // 2
-                    stack += [(mid, hi), (lo, mid)]
-        return bad
+        return write_bisect(self._write_retrying, readings)
 
-    def _write_retrying(self, readings: list[Reading], lo: int, hi: int) -> None:
-        def attempt():
-            self._write(readings if lo == 0 and hi == len(readings) else readings[lo:hi])
+    def _write_retrying(self, readings: Sequence[Reading]) -> None:
         def on_retry(exc):
             self.m.store_retries.inc()
             if not self.store_down:
                 self.store_down = True
                 self.m.store_up.set(0)
-        self.backoff.call(attempt, lambda: time.monotonic() > self._deadline, on_retry)
+        self.backoff.call(lambda: self._write(readings),
+                          lambda: time.monotonic() > self._deadline, on_retry)
         if self.store_down:
             self.store_down = False
             self.m.store_up.set(1)
@@ -243,6 +265,35 @@ class Writer:
         pts, msgs = self.buffered()
         self.m.buffer_readings.set(pts)
         self.m.buffer_messages.set(msgs)
+        now = time.monotonic()
+        if now - self._counted > 5:        # a replay elsewhere removes rows: recount
+            self._counted = now
+            try:
+                self.dl.expire()
+                self.m.dead_letters_kept.set(self.dl.count())
+            except Exception as exc:  # noqa: BLE001 - a gauge never stops the writer
+                log.warning("cannot count dead letters: %s", exc)
+        else:
+            self.m.dead_letters_kept.set(self.dl.kept)
+
+
+def write_bisect(write: Callable[[Sequence[Reading]], object],
+                 readings: list[Reading]) -> list[tuple[int, str, str]]:
+    """Write with ``write`` (which retries outages itself); a StoreRejected part is halved
+    until the refused readings are alone: their (index, reason, detail) are returned."""
+    bad: list[tuple[int, str, str]] = []
+    stack = [(0, len(readings))]
+    while stack:
+        lo, hi = stack.pop()
+        try:
+            write(readings if lo == 0 and hi == len(readings) else readings[lo:hi])
+        except StoreRejected as exc:
+            if hi - lo == 1:
+                bad.append((lo, rejection_reason(exc), str(exc)))
+            else:
+                mid = (lo + hi) // 2
+                stack += [(mid, hi), (lo, mid)]
+    return bad
 
 
 def _reading_letter(r: Reading, reason: str, detail: str) -> DeadLetter:

@@ -1,20 +1,26 @@
 """``fenwei bench ingest``: throughput, loss, latency and memory of the ingest service.
 
 Real Mosquitto and InfluxDB (core.localservers); the ingest service in its own process
-(``python -m ingest run``); the publishers in others: ``N_PUBLISHERS`` ``mosquitto_pub -l
+(``fenwei ingest run``); the publishers in others: ``N_PUBLISHERS`` ``mosquitto_pub -l
 -q 1`` processes (C, Debian mosquitto-clients), one station each, fed one message per line
 through 4 KiB pipes, so the publisher is not what limits the figures.
 
-* run 1: ``n1`` messages of one air reading (11 parameters); run 2: ``n50`` messages of 50.
+* run 1: ``n1`` messages of one air reading (11 parameters); run 2: ``n50`` messages of 50;
+  run 3: run 1's messages again, taken by two ingest processes on one shared subscription
+  (``$share/...``).
+* CPU: user + system seconds of the ingest process(es) from the first publish to the last
+  reading counted stored, per stored reading (``cpu_us_per_reading_*``): unlike rates, this
+  hardly depends on what else the shared machine runs.
 * readings/s: from the first publish to the last point visible in InfluxDB.
 * latency: a message's publish time is when its chunk of lines entered the publisher's pipe
   (at most ~8 KiB of lines are queued ahead of it); it is stored when the ingest's
-  ``readings_stored_total`` (counted after InfluxDB accepted the write; polled every 50 ms)
+  ``readings_stored_total`` (counted after InfluxDB accepted the write; polled every 100 ms)
   reaches its rank among all published readings (the ingest writes in arrival order).
   Once all are counted, InfluxDB's own count confirms them visible.
 * ceilings in the same run, with the same publishers: a bare paho subscriber (QoS 1) that
   only counts run 1's messages (first publish to last message received), and InfluxDB's own
-  write rate for run 2's points in 5,000-line batches.
+  write rate for run 2's points as a fast writer writes them: two concurrent keep-alive
+  connections posting 5,000-line batches.
 """
 from __future__ import annotations
 
@@ -33,12 +39,12 @@ from pathlib import Path
 import httpx
 
 from core.catalogue import load_catalogue
-from core.localservers import InfluxDB, Mosquitto, _which, free_port
+from core.localservers import InfluxDB, Mosquitto, which, free_port
 from core.procstat import peak_rss_mb
 from core.store import lines
 from core.wire import decode
 
-POLL_S = 0.05
+POLL_S = 0.1   # each /metrics scrape costs the ingest ~1 ms of CPU
 N_PUBLISHERS = 13
 PIPE_BYTES = 4096
 BASE = datetime(2020, 1, 1, tzinfo=timezone.utc)   # 50/msg x 13 stations spans years
@@ -72,7 +78,7 @@ class _Publishers:
 
     def __init__(self, mq: Mosquitto, streams: list[tuple[str, list[bytes]]], tag: str) -> None:
         self.streams, self.procs = streams, []
-        exe = _which("mosquitto_pub")
+        exe = which("mosquitto_pub")
         for j, (topic, _) in enumerate(streams):
             p = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(mq.port), "-t", topic,
                                   "-l", "-q", "1", "-M", "1000", "-i", f"bench-pub-{tag}-{j}",
@@ -127,7 +133,8 @@ class _Publishers:
 
 def _stored_metric(port: int) -> int | None:
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2,  # no gzip to pay
+                         headers={"Accept-Encoding": "identity"}).text
     except httpx.HTTPError:
         return None
     for line in text.splitlines():
@@ -157,19 +164,40 @@ def _wait_ingest_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -
     raise RuntimeError("ingest did not subscribe in time")
 
 
-def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
-                protocol: str = "3.1.1") -> dict:
-    streams = _streams(n, per)
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (/proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_ingest(mq, influx, work: Path, db: str, tag: str, protocol: str,
+                  share: str | None) -> tuple[subprocess.Popen, int, object]:
     port = free_port()
     log = open(work / f"ingest-{tag}.log", "wb")
-    proc = _py("-m", "ingest", "run", "--mqtt-url", mq.url, "--store-url",
-               influx.store_url(db), "--state-path", str(work / f"state-{tag}.sqlite"),
-               "--client-id", f"bench-ingest-{tag}", "--metrics-port", str(port),
-               "--flood-rate", "0", "--mqtt-protocol", protocol, "--log-level", "WARNING",
-               stdout=log, stderr=log)
+    args = ["-m", "core.cli", "ingest", "run", "--mqtt-url", mq.url, "--store-url",
+            influx.store_url(db), "--state-path", str(work / f"state-{tag}.sqlite"),
+            "--client-id", f"bench-ingest-{tag}", "--metrics-port", str(port),
+            "--flood-rate", "0", "--mqtt-protocol", protocol, "--log-level", "WARNING"]
+    if share:
+        args += ["--share-group", share]
+    return _py(*args, stdout=log, stderr=log), port, log
+
+
+def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
+                protocol: str = "3.1.1", processes: int = 1) -> dict:
+    """One run: ``processes`` ingest processes (two or more share one subscription)."""
+    streams = _streams(n, per)
+    share = f"bench{tag}" if processes > 1 else None
+    procs = [_start_ingest(mq, influx, work, db, f"{tag}-{i}" if processes > 1 else tag,
+                           protocol, share) for i in range(processes)]
     try:
-        _wait_ingest_ready(port, proc)
+        for proc, port, _ in procs:
+            _wait_ingest_ready(port, proc)
         pubs = _Publishers(mq, streams, tag)
+        cpu0 = sum(_cpu_s(p.pid) for p, _, _ in procs)
         curve: list[tuple[float, int]] = []
         sent: list[float] = []
         feeder = threading.Thread(target=lambda: sent.extend(pubs.run()))
@@ -177,8 +205,9 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
         total = n * per
         last_change, last = time.monotonic(), -1
         while True:
-            c = _stored_metric(port)
-            if c is not None:
+            counts = [_stored_metric(port) for _, port, _ in procs]
+            if None not in counts:
+                c = sum(counts)
                 curve.append((time.time(), c))
                 if c != last:
                     last, last_change = c, time.monotonic()
@@ -187,6 +216,7 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
             if time.monotonic() - last_change > 30 and not feeder.is_alive():
                 break
             time.sleep(POLL_S)
+        cpu_s = sum(_cpu_s(p.pid) for p, _, _ in procs) - cpu0
         feeder.join()
         pubs.wait()
         deadline = time.monotonic() + 30
@@ -196,14 +226,16 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
             if stored >= last or time.monotonic() > deadline:
                 break
             time.sleep(POLL_S)
-        rss = peak_rss_mb(proc.pid)
+        rss = max(peak_rss_mb(p.pid) for p, _, _ in procs)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        for proc, _, log in procs:
+            proc.terminate()
+        for proc, _, log in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
     lat, j = [], 0
     for k, t_pub in enumerate(sent):        # the k-th published message's last reading
         need = (k + 1) * per
@@ -213,10 +245,12 @@ def _ingest_run(mq, influx, work: Path, db: str, n: int, per: int, tag: str,
             break
         lat.append(curve[j][0] - t_pub)
     return {"readings_per_s": stored / max(1e-9, t_visible - sent[0]), "stored": stored,
-            "expected": total, "lat": lat, "rss_mb": rss}
+            "expected": total, "lat": lat, "rss_mb": rss,
+            "cpu_us_per_reading": 1e6 * cpu_s / max(1, last)}
 
 
-def _bare_ceiling(mq: Mosquitto, work: Path, n: int) -> float:
+def _bare_ceiling(mq: Mosquitto, work: Path, n: int) -> tuple[float, float]:
+    """(msg/s, CPU us per message) of a bare paho subscriber that only counts."""
     out, ready = work / "bare.json", work / "bare.ready"
     ready.unlink(missing_ok=True)
     pubs = _Publishers(mq, _streams(n, 1), "bare")
@@ -228,7 +262,8 @@ def _bare_ceiling(mq: Mosquitto, work: Path, n: int) -> float:
     pubs.wait()
     sub.wait(120)
     res = json.loads(out.read_text())
-    return res["count"] / max(1e-9, res["last"] - sent[0])
+    cpu_us = 1e6 * (res["cpu1"] - res["cpu0"]) / max(1, res["count"] - 1)
+    return res["count"] / max(1e-9, res["last"] - sent[0]), cpu_us
 
 
 _BARE = r"""
@@ -240,8 +275,8 @@ url, n, out, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 p = urlsplit(url); st = {"count": 0, "first": None, "last": None}; done = threading.Event()
 def on_message(c, u, m):
     now = time.time()
-    if st["first"] is None: st["first"] = now
-    st["count"] += 1; st["last"] = now
+    if st["first"] is None: st["first"] = now; st["cpu0"] = time.process_time()
+    st["count"] += 1; st["last"] = now; st["cpu1"] = time.process_time()
     if st["count"] >= n: done.set()
 c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare", clean_session=True)
 c.on_message = on_message
@@ -252,20 +287,32 @@ json.dump(st, open(out, "w"))
 """
 
 
-def _influx_ceiling(influx: InfluxDB, n: int, per: int) -> float:
+def _influx_ceiling(influx: InfluxDB, n: int, per: int, writers: int = 2) -> float:
+    """InfluxDB's write rate for run 2's points as a fast writer writes them: ``writers``
+    concurrent keep-alive connections, each posting 5,000-line batches (bodies built
+    before the clock starts)."""
     cat = load_catalogue()
     body = []
     for topic, payloads in _streams(n, per):
         for payload in payloads:
             body += lines(decode(topic, payload, cat).readings)
     db = "bench_ceiling"
-    http = httpx.Client(base_url=influx.url, timeout=60)
-    http.post("/query", data={"q": f'CREATE DATABASE "{db}"'})
+    httpx.post(f"{influx.url}/query", data={"q": f'CREATE DATABASE "{db}"'}, timeout=30)
+    batches = ["\n".join(body[i:i + 5000]).encode() for i in range(0, len(body), 5000)]
+
+    def write(part: list[bytes]) -> None:
+        with httpx.Client(base_url=influx.url, timeout=60) as http:
+            for data in part:
+                http.post("/write", params={"db": db, "precision": "s"},
+                          content=data).raise_for_status()
+
+    threads = [threading.Thread(target=write, args=(batches[i::writers],))
+               for i in range(writers)]
     t0 = time.perf_counter()
-    for i in range(0, len(body), 5000):
-        r = http.post("/write", params={"db": db, "precision": "s"},
-                      content="\n".join(body[i:i + 5000]).encode())
-        r.raise_for_status()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     return len(body) / (time.perf_counter() - t0)
 
 
@@ -275,11 +322,14 @@ def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0, protocol: str =
     mq, influx = Mosquitto(work / "mosquitto"), InfluxDB(work / "influxdb")
     mq.start()
     influx.start()
+    load0 = os.getloadavg()
     try:
-        ceiling = _bare_ceiling(mq, work, n1)
+        ceiling, bare_cpu = _bare_ceiling(mq, work, n1)
         r1 = _ingest_run(mq, influx, work, "bench1", n1, 1, "1", protocol)
         r50 = _ingest_run(mq, influx, work, "bench50", n50, 50, "50", protocol)
         influx_ceiling = _influx_ceiling(influx, n50, 50)
+        r2 = _ingest_run(mq, influx, work, "benchshare", n1, 1, "share", protocol, processes=2)
+        load = os.getloadavg()
     finally:
         mq.stop()
         influx.stop()
@@ -287,17 +337,28 @@ def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0, protocol: str =
     return {
         "readings_per_s_1": round(r1["readings_per_s"]),
         "readings_per_s_50": round(r50["readings_per_s"]),
-        "lost": (r1["expected"] - r1["stored"]) + (r50["expected"] - r50["stored"]),
+        "readings_per_s_share2": round(r2["readings_per_s"]),
+        "lost": sum(r["expected"] - r["stored"] for r in (r1, r50, r2)),
+        "lost_share2": r2["expected"] - r2["stored"],
+        "cpu_us_per_reading_1": round(r1["cpu_us_per_reading"], 2),
+        "cpu_us_per_reading_50": round(r50["cpu_us_per_reading"], 2),
         "p50_s": round(_quantile(lat, 0.5), 3), "p99_s": round(_quantile(lat, 0.99), 3),
         "p50_s_1": round(_quantile(r1["lat"], 0.5), 3),
         "p99_s_1": round(_quantile(r1["lat"], 0.99), 3),
         "p50_s_50": round(_quantile(r50["lat"], 0.5), 3),
         "p99_s_50": round(_quantile(r50["lat"], 0.99), 3),
-        "rss_mb": round(max(r1["rss_mb"], r50["rss_mb"]), 1),
+        "rss_mb": round(max(r1["rss_mb"], r50["rss_mb"], r2["rss_mb"]), 1),
+        "rss_mb_1_50_share2": [round(r["rss_mb"], 1) for r in (r1, r50, r2)],
         "ceiling_msgs_per_s": round(ceiling),
+        "ceiling_cpu_us_per_msg": round(bare_cpu, 2),
         "influx_ceiling_points_per_s": round(influx_ceiling),
         "ratio_1_vs_bare": round(r1["readings_per_s"] / ceiling, 3),
         "ratio_50_vs_influx": round(r50["readings_per_s"] / influx_ceiling, 3),
+        "ratio_50": round(r50["readings_per_s"] / influx_ceiling, 3),
+        "ratio_share2_vs_1": round(r2["readings_per_s"] / r1["readings_per_s"], 3),
+        "influx_ceiling_writers": 2,
+        "load_avg_start": [round(x, 2) for x in load0],
+        "load_avg_end": [round(x, 2) for x in load],
         "messages_1": n1, "messages_50": n50, "mqtt_protocol": protocol,
         "publishers": f"{N_PUBLISHERS} x mosquitto_pub -l -q 1",
         "cpus": os.cpu_count(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -53,10 +54,53 @@ class Channel:
         pass
 
 
-def sign(secret: str | None, body: bytes) -> str | None:
+# query parameters and URL passwords that are credentials: WeCom ``key``, DingTalk
+# ``access_token``, and the usual names of gateways' tokens
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:key|access_token|token|secret|sign|signature|apikey|"
+                           r"api_key|password)=)[^&#\s\"']+")
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@")
+
+
+def mask_text(text: str) -> str:
+    """``text`` (a URL, an error message) with credentials in URLs replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", _SECRET_PARAM.sub(r"\1***", text or ""))
+
+
+def signed_content(timestamp: str, body: bytes) -> bytes:
+    """What the signature covers: ``<timestamp>.<body>`` (a replayed body with a fresh
+    timestamp does not verify; a receiver refuses old timestamps)."""
+    return timestamp.encode("ascii") + b"." + body
+
+
+def sign(secret: str | None, body: bytes, timestamp: str | None = None) -> str | None:
+    """``sha256=<hex HMAC-SHA256>`` of ``timestamp.body`` (of the body alone when no
+    timestamp is given); None without a secret."""
     if not secret:
         return None
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    content = body if timestamp is None else signed_content(timestamp, body)
+    return "sha256=" + hmac.new(secret.encode(), content, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, timestamp: str, signature: str, now: float,
+                     tolerance_s: float = 300.0) -> bool:
+    """A receiver's check: the signature covers this timestamp and body, and the timestamp
+    is within ``tolerance_s`` of the receiver's clock (a replay later fails); receivers also
+    drop a repeated ``Idempotency-Key``."""
+    try:
+        fresh = abs(now - int(timestamp)) <= tolerance_s
+    except (TypeError, ValueError):
+        return False
+    want = sign(secret, body, timestamp) or ""
+    return fresh and hmac.compare_digest(want, signature or "")
+
+
+def signature_headers(secret: str | None, body: bytes, now: float) -> dict[str, str]:
+    """``X-Fenwei-Timestamp`` (Unix seconds) and ``X-Fenwei-Signature`` over both, when a
+    secret is set."""
+    if not secret:
+        return {}
+    ts = str(int(now))
+    return {"X-Fenwei-Timestamp": ts, "X-Fenwei-Signature": sign(secret, body, ts)}
 
 
 def classify_http(resp: httpx.Response) -> Receipt:

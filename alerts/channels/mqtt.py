@@ -5,10 +5,10 @@ import json
 import logging
 import threading
 import uuid
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
+from core.mqtt import TlsFiles, connect_args, make_client
 from core.wire import alerts_topic
 
 from ..errors import DeliveryError
@@ -17,18 +17,12 @@ from ._base import Channel, Delivery, Receipt
 log = logging.getLogger(__name__)
 
 
-def mqtt_client(url: str, client_id: str, *, clean: bool = True) -> mqtt.Client:
-    u = urlsplit(url)
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                    clean_session=clean, protocol=mqtt.MQTTv311,
-                    transport="websockets" if u.scheme in ("ws", "wss") else "tcp")
-    if u.username:
-        c.username_pw_set(unquote(u.username), unquote(u.password or ""))
-    if u.scheme in ("mqtts", "wss"):
-        c.tls_set()
-    c.reconnect_delay_set(0.2, 5)
-    c.connect_async(u.hostname or "127.0.0.1",
-                    u.port or (8883 if u.scheme == "mqtts" else 1883), keepalive=30)
+def mqtt_client(url: str, client_id: str, *, clean: bool = True, manual_ack: bool = False,
+                tls: TlsFiles | None = None) -> mqtt.Client:
+    """A 3.1.1 client (``core.mqtt``), connecting in the background once its loop starts."""
+    c = make_client(url, client_id=client_id, clean_session=clean, manual_ack=manual_ack,
+                    tls=tls)
+    c.connect_async(**connect_args(url, keepalive=30))
     return c
 
 
@@ -39,10 +33,12 @@ def events_topic(city: str) -> str:
 class MqttChannel(Channel):
     name = "mqtt"
 
-    def __init__(self, url: str, snapshot, *, instance: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, snapshot, *, instance: str, timeout_s: float = 5.0,
+                 tls: TlsFiles | None = None) -> None:
         """``snapshot(city) -> dict`` gives the city's current alert state (read at send)."""
         self.snapshot, self.timeout = snapshot, timeout_s
-        self.client = mqtt_client(url, f"fenwei-alerts-pub-{instance}-{uuid.uuid4().hex[:6]}")
+        self.client = mqtt_client(url, f"fenwei-alerts-pub-{instance}-{uuid.uuid4().hex[:6]}",
+                                  tls=tls)
         self._connected = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p=None: self._connected.set()
         self.client.on_disconnect = lambda *a: self._connected.clear()

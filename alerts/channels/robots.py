@@ -10,12 +10,14 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import urllib.parse
 
 import httpx
 
 from ..errors import DeliveryError, PermanentDeliveryError
-from ._base import Channel, Delivery, Receipt, classify_http, json_bytes, post, sign
+from ._base import Channel, Delivery, Receipt, classify_http, json_bytes, post, \
+    signature_headers
 
 WECOM_LIMIT = 2048          # bytes of text/markdown content
 DINGTALK_LIMIT = 18000      # bytes; DingTalk documents ~20000
@@ -157,8 +159,6 @@ class SmsGateway(Channel):
         content = json_bytes({"to": d.options.get("to", []), "message": message[:self.MAX_CHARS],
                               "idempotency_key": d.key})
         headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": d.key}
-        sig = sign(d.secret, content)
-        if sig:
-            headers["X-Fenwei-Signature"] = sig
+        headers.update(signature_headers(d.secret, content, time.time()))
         return classify_http(post(self.client, d.target, content, headers,
                                   d.options.get("timeout_s") or self.timeout))

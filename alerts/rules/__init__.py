@@ -9,6 +9,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
     **__import__(f"{__name__}.ecoflow", fromlist=["*"]).RULES,
     **__import__(f"{__name__}.liveness", fromlist=["*"]).RULES,
     **__import__(f"{__name__}.quality", fromlist=["*"]).RULES,
+    **__import__(f"{__name__}.dead_letters", fromlist=["*"]).RULES,
     "air_warning": __import__(f"{__name__}.air_warning", fromlist=["*"]).AirWarningRule,
     "air_regional": __import__(f"{__name__}.regional", fromlist=["*"]).RegionalRule,
     "aqi_realtime": __import__(f"{__name__}.aqi_realtime", fromlist=["*"]).AqiRealtimeRule,

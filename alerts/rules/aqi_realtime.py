@@ -7,6 +7,13 @@ station (``station:<id>``). An hourly AQI above a level's ``above`` (default ora
 covers the city: then the forecast did not miss it and nobody needs paging. An alert already
 raised keeps going until the AQI falls below ``clear_below``. Hours older than ``max_age``
 never page; subjects with an open alert and no fresh hour are "insufficient" (never clear).
+
+An hour whose published AQI is blank because an indicator lacks valid data (HJ 633) is
+judged on its lower bound, the largest valid IAQI (``aqi_lower_bound``; DOMAIN.md section 3):
+PM2.5 at IAQI 310 with SO2 invalid is a red alert. The evidence then says ``lower_bound``
+and names the ``missing`` indicators; an hour with T-flagged values (above the instrument's
+range) is a lower bound too (``above_range``). A lower bound can raise or hold a level but
+never lowers or clears one: that is "insufficient".
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from core.timeutil import CST
 
-from .._levels import RANK, check_level
+from .._levels import RANK, check_level, higher
 from ..warnings import covering
 from ._base import PeriodicRule, RuleConfig, RuleContext, Signal, duration
 
@@ -64,7 +71,8 @@ class AqiRealtimeRule(PeriodicRule):
 
     # ------------------------------------------------------------------ data
     def latest(self, store, now: datetime) -> tuple[pd.DataFrame, str]:
-        """Newest hour per (scope, station): columns scope, station, time, aqi, primary."""
+        """Newest hour per (scope, station): columns scope, station, time, aqi, primary,
+        aqi_alert (the AQI, else its lower bound) and missing_list."""
         start = now - self.max_age - 2 * HOUR
         src = "aqi_hourly"
         df = pd.DataFrame()
@@ -75,12 +83,13 @@ class AqiRealtimeRule(PeriodicRule):
             df, src = self._computed(store, start, now), "computed"
         if df.empty:
             return df, src
-        df = df[df["scope"].isin(self.config.scopes)].dropna(subset=["aqi"])
-        df = df.sort_values("time").groupby(["scope", "station"], as_index=False).last()
+        df = _with_bound(df[df["scope"].isin(self.config.scopes)]).dropna(subset=["aqi_alert"])
+        # the newest row as a whole (last() would take each column's last non-null value)
+        df = df.sort_values("time", kind="stable").groupby(["scope", "station"]).tail(1)
         return df, src
 
     def _computed(self, store, start: datetime, now: datetime) -> pd.DataFrame:
-        from ..aqi import city_aqi, hourly_aqi, load_hourly
+        from core.aqi import city_aqi, hourly_aqi, load_hourly
         frame = load_hourly(store, self.cat, start - timedelta(hours=24), now)
         if frame.empty:
             return pd.DataFrame()
@@ -91,7 +100,8 @@ class AqiRealtimeRule(PeriodicRule):
         if "city" in self.config.scopes:
             parts.append(city_aqi(frame, st_city, "hourly").assign(scope="city"))
         out = pd.concat(parts, ignore_index=True).rename(columns={"ts": "time"})
-        return out[out["time"] >= start][["scope", "station", "time", "aqi", "primary"]]
+        return out[out["time"] >= start][["scope", "station", "time", "aqi", "primary",
+                                            "aqi_lower_bound", "missing", "above_range"]]
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_context(self, ctx: RuleContext) -> list[tuple[str, Signal]]:
@@ -120,13 +130,20 @@ class AqiRealtimeRule(PeriodicRule):
     def _assess(self, ctx, subject, city, row, src) -> Signal | None:
         cur = ctx.open_alert(self.id, subject)
         hour = pd.Timestamp(row.time).to_pydatetime()
-        aqi = float(row.aqi)
+        aqi, missing, above = float(row.aqi_alert), row.missing_list, row.above_list
         ev = {"scope": row.scope, "station" if row.scope == "station" else "city": row.station,
               "hour": hour.isoformat(), "aqi": int(aqi), "primary": row.primary or None,
               "source": src}
+        if missing:
+            ev.update(lower_bound=True, missing=missing)
+        if above:   # T-flagged: the true concentration is at least the one measured
+            ev.update(lower_bound=True, above_range=above)
         if ctx.now - (hour + HOUR) > self.max_age or math.isnan(aqi):
             return Signal("insufficient", ctx.now, cur["level"], ev) if cur else None
         level = self._level(aqi, cur["level"] if cur else None)
+        if (missing or above) and cur is not None and not higher(level, cur["level"]) \
+                and level != cur["level"]:
+            return Signal("insufficient", ctx.now, cur["level"], ev)
         if level is None:
             return Signal("clear", ctx.now, None, ev)
         if cur is None:
@@ -136,10 +153,14 @@ class AqiRealtimeRule(PeriodicRule):
                 return Signal("clear", ctx.now, None, ev)
         spec = next(s for s in self.specs if s.level == level)
         cat = "严重污染" if aqi > 300 else "重度污染" if aqi > 200 else "污染"
+        at_least_zh = f"至少 {int(aqi)}（{'、'.join(missing)} 无有效数据）" if missing \
+            else str(int(aqi))
+        at_least_en = f"at least {int(aqi)} ({', '.join(missing)} without valid data)" \
+            if missing else str(int(aqi))
         ev.update(threshold=spec.above, category_zh=cat, detail_zh=(
-            f"{hour.astimezone(CST):%m-%d %H}时小时 AQI {int(aqi)}（{cat}），首要污染物 "
+            f"{hour.astimezone(CST):%m-%d %H}时小时 AQI {at_least_zh}（{cat}），首要污染物 "
             f"{row.primary or '—'}；当前无覆盖该市的预警（预报未预见），请立即处置。"),
-            detail_en=(f"Hourly AQI {int(aqi)} at {hour.astimezone(CST):%m-%d %H}:00 CST "
+            detail_en=(f"Hourly AQI {at_least_en} at {hour.astimezone(CST):%m-%d %H}:00 CST "
                        f"(primary {row.primary or '-'}) with no warning in force: the "
                        "forecast missed it."))
         return Signal("firing", ctx.now, level, ev)
@@ -157,3 +178,23 @@ class AqiRealtimeRule(PeriodicRule):
                 if stay and (up is None or RANK[s.level] > RANK[up]):
                     return s.level
         return up
+
+
+def _with_bound(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``aqi_alert`` (the AQI, else its lower bound), ``missing_list`` and ``above_list``
+    (indicators with T-flagged values: the AQI is then a lower bound too).
+
+    Rows written before the lower bound existed have neither column: their AQI is used.
+    """
+    df = df.copy()
+    aqi = pd.to_numeric(df["aqi"], errors="coerce")
+    bound = pd.to_numeric(df["aqi_lower_bound"], errors="coerce") \
+        if "aqi_lower_bound" in df else pd.Series(float("nan"), index=df.index)
+    df["aqi_alert"] = aqi.where(aqi.notna(), bound)
+    names = df["missing"] if "missing" in df else pd.Series("", index=df.index)
+    df["missing_list"] = [
+        [] if pd.notna(a) or not isinstance(m, str) or not m else m.split(",")
+        for a, m in zip(aqi, names)]
+    above = df["above_range"] if "above_range" in df else pd.Series("", index=df.index)
+    df["above_list"] = [a.split(",") if isinstance(a, str) and a else [] for a in above]
+    return df

@@ -9,7 +9,7 @@ suspect: while a gauge is suspect its section says "insufficient", never "clear"
 ``forecast_flow`` issue and raises an "expected below target" notice when P(below target)
 reaches ``p_threshold`` within ``horizon_days``.
 
-Targets come from a :class:`~alerts.ecoflow.TargetStore` (``targets_url`` = its state
+Targets come from a :class:`~core.ecoflow.TargetStore` (``targets_url`` = its state
 database), from ``bind({"targets": ...})`` (a TargetStore or TargetTable), or else the
 packaged placeholder table.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from core.timeutil import CST
 
 from .._levels import check_level
-from ..ecoflow import (GaugeCheck, Grading, TargetStore, TargetTable, daily_flow, grade_days,
+from core.ecoflow import (GaugeCheck, Grading, TargetStore, TargetTable, daily_flow, grade_days,
                        packaged_targets, store_daily_flow, suspect_gauges, suspect_hours)
 from ._base import PeriodicRule, RuleConfig, Signal, duration
 

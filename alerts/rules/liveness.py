@@ -71,13 +71,15 @@ class EdgeStatusBoard:
         with self._lock:
             return dict(self._by_station)
 
-    def start(self, mqtt_url: str, *, client_id: str | None = None) -> "EdgeStatusBoard":
+    def start(self, mqtt_url: str, *, client_id: str | None = None,
+              tls=None) -> "EdgeStatusBoard":
+        """Subscribe in the background; ``tls``: the ``core.mqtt.TlsFiles`` (or None)."""
         import uuid
 
         from ..channels.mqtt import mqtt_client
         self.subscribed = threading.Event()
         c = mqtt_client(mqtt_url, client_id or f"fenwei-alerts-status-{uuid.uuid4().hex[:8]}",
-                        clean=True)
+                        clean=True, tls=tls)
         c.on_connect = lambda cl, *a: cl.subscribe(STATUS_FILTER, qos=1)
         c.on_subscribe = lambda *a: self.subscribed.set()
         c.on_message = self._on_message

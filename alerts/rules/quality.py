@@ -1,7 +1,7 @@
 """Data-quality rules (kinds ``quality.*``): the data, not the air or the river, is wrong.
 
 * ``gauge_plausibility`` (``quality.gauge``): a Wei gauge off while its neighbours agree
-  (:func:`alerts.ecoflow.suspect_gauges`); the eco-flow rule leaves that gauge's suspect hours
+  (:func:`core.ecoflow.suspect_gauges`); the eco-flow rule leaves that gauge's suspect hours
   out, so the fault raises this alert and no river alert.
 * ``stuck_value`` (``quality.stuck``): the same value ``min_readings`` times in a row.
 * ``flag_overrun`` (``quality.maintenance``): calibration (C) or maintenance (M) flags running
@@ -21,7 +21,7 @@ import pandas as pd
 from core.flags import VALID_FLAGS
 
 from .._levels import check_level
-from ..ecoflow import GaugeCheck, suspect_gauges
+from core.ecoflow import GaugeCheck, suspect_gauges
 from ._base import PeriodicRule, RuleConfig, Signal, duration
 from .liveness import EdgeStatusBoard, LivenessConfig, assess
 

@@ -3,7 +3,9 @@
 Evaluated on observation time. Per ``station`` (subject ``station:<id>``) or per ``city``
 (subject ``city:<slug>``: a level holds when at least ``min_stations`` stations hold it).
 Values whose flags make them invalid are ignored; when too few valid values arrive within
-``data_window`` the rule says "insufficient" instead of "clear".
+``data_window`` the rule says "insufficient" instead of "clear". A T-flagged value (above
+the instrument's range) is a lower bound of the true value: it can raise or hold a level
+but never lowers or clears one, and the evidence says ``value_is_lower_bound``.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from core.flags import is_valid
+from core.flags import is_lower_bound, is_valid
 
 from .._levels import RANK, check_level
 from ._base import RuleConfig, Signal, StreamingRule, duration
@@ -108,14 +110,15 @@ class ThresholdRule(StreamingRule):
         if valid:
             tr["last_valid"] = ts
             tr["value"] = reading.values[p]
-            self._fold(tr, ts, reading.values[p])
+            tr["lower_bound"] = is_lower_bound(reading.flags.get(p))
+            self._fold(tr, ts, reading.values[p], tr["lower_bound"])
         return self._assess(state, reading.ts, reading.station)
 
-    def _fold(self, tr: dict, ts: float, v: float) -> None:
+    def _fold(self, tr: dict, ts: float, v: float, lower_bound: bool = False) -> None:
         for s in self.specs:
             if v > s.above:
                 tr["above"].setdefault(s.level, ts)
-            else:
+            elif not lower_bound:   # "at least v" does not show the value is below
                 tr["above"].pop(s.level, None)
         up = None
         for s in self.specs:
@@ -130,7 +133,7 @@ class ThresholdRule(StreamingRule):
             return
         spec = self._by_level[held]
         clear = spec.clear_below if spec.clear_below is not None else spec.above
-        if v >= clear:
+        if v >= clear or lower_bound:
             tr["below_since"] = None
             return
         tr["below_since"] = tr["below_since"] or ts
@@ -183,6 +186,8 @@ class ThresholdRule(StreamingRule):
         if tr is not None:
             ev.update(station=station, value=tr.get("value"),
                       valid_fraction=round(self._frac(tr), 3))
+            if tr.get("lower_bound"):
+                ev["value_is_lower_bound"] = True
         if level is not None:
             spec = self._by_level[level]
             ev.update(threshold=spec.above, clear_below=spec.clear_below,

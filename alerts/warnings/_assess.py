@@ -132,7 +132,7 @@ class Grader:
         if seq.p_gt_200 is not None:
             ev["aqi"]["p_gt_200"] = _probs(seq.p_gt_200)
         if g.first is not None:
-            onset, end = seq.ts(g.first), seq.ts(g.last)
+            onset, end = g.onset, g.end
             lead = (onset - now).total_seconds() / 3600
             ev.update(onset=onset.isoformat(), end=end.isoformat(), lead_h=round(lead, 1),
                       ahead=lead >= self.min_lead_h,

@@ -3,6 +3,14 @@
 Hours are positions in an :class:`AqiSequence` (one value per forecast hour from ``start``).
 Missing values (NaN) are never "clean": they end neither an episode's gap check nor start a
 lifting run, and a condition on them is neither met nor ruled out.
+
+Durations (DOMAIN.md section 4): "daily AQI" is the AQI of any 24 consecutive hours, and the
+``aqi`` value at hour ``i`` is that of the window ending with hour ``i`` (hours ``i-23..i``).
+"AQI > T for H hours" (H >= 24) holds when the window AQI stays above T for at least
+``H - 23`` window ends of one episode (one window for H <= 24): consecutive window ends cover
+``k + 23`` hours. ``N`` consecutive CST calendar-day windows above T always count as ``N x 24``
+hours. The span of a condition starts with its first qualifying window (``i - 23``) and ends
+with its last one; an ``<pollutant>_1h`` condition counts hours of the hourly value itself.
 """
 from __future__ import annotations
 
@@ -12,10 +20,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from core.timeutil import CST
+
 from .._levels import RANK
-from ._grading import Criterion, Grading
+from ._grading import Condition, Criterion, Grading
 
 HOUR = timedelta(hours=1)
+WINDOW_H = 24                      # the "daily" AQI window
 
 
 @dataclass(frozen=True)
@@ -45,12 +56,16 @@ class AqiSequence:
 
 @dataclass(frozen=True)
 class Grade:
-    """The highest level the sequence meets, the criterion and the hours it spans."""
+    """The highest level the sequence meets, the criterion, the window ends it spans
+    (``first``..``last``, positions in the sequence) and the hours they cover (``onset``:
+    start of the first qualifying window; ``end``: exclusive end of the last)."""
 
     level: str | None
     criterion: str = ""
     first: int | None = None
     last: int | None = None
+    onset: datetime | None = None
+    end: datetime | None = None
 
 
 def episodes(mask: np.ndarray, merge_gap: int) -> list[tuple[int, int, int]]:
@@ -78,31 +93,74 @@ def _usable(seq: AqiSequence, crit: Criterion) -> bool:
     return all(seq.values(c.indicator) is not None for c in crit.all)
 
 
-def match(seq: AqiSequence, crit: Criterion, merge_gap: int) -> tuple[int, int] | None:
-    """First (first, last) hours where every condition of ``crit`` has an episode long enough,
-    the episodes overlapping the first condition's; None when not met."""
+def ends_needed(cond: Condition) -> int:
+    """Values above the threshold one episode needs for ``cond``: window ends for the
+    rolling 24 h AQI (``hours - 23``, at least one), hours for an hourly concentration."""
+    if cond.indicator == "aqi":
+        return max(1, cond.hours - (WINDOW_H - 1))
+    return cond.hours
+
+
+def _calendar_days(seq: AqiSequence, mask: np.ndarray, hours: int) -> list[tuple[int, int]]:
+    """(first, last) window ends of runs of consecutive CST calendar-day windows above the
+    threshold that together cover at least ``hours`` hours."""
+    ends = [i for i in range(len(mask)) if seq.ts(i).astimezone(CST).hour == WINDOW_H - 1]
+    out, run = [], []
+    for i in ends:
+        if mask[i]:
+            run.append(i)
+            continue
+        if len(run) * WINDOW_H >= hours:
+            out.append((run[0], run[-1]))
+        run = []
+    if len(run) * WINDOW_H >= hours:
+        out.append((run[0], run[-1]))
+    return out
+
+
+def spans(seq: AqiSequence, cond: Condition, merge_gap: int) -> list[tuple[int, int]]:
+    """(first, last) positions of every episode long enough for ``cond``."""
+    mask = _above(seq.values(cond.indicator), cond.above)
+    need = ends_needed(cond)
+    out = [(a, b) for a, b, n in episodes(mask, merge_gap) if n >= need]
+    if cond.indicator == "aqi" and cond.hours > WINDOW_H:
+        out += [s for s in _calendar_days(seq, mask, cond.hours) if s not in out]
+    return sorted(out)
+
+
+def _hours(cond: Condition, span: tuple[int, int]) -> tuple[int, int]:
+    """Hours covered by a span, [start, end) relative to the sequence start."""
+    lead = WINDOW_H - 1 if cond.indicator == "aqi" else 0
+    return span[0] - lead, span[1] + 1
+
+
+def match(seq: AqiSequence, crit: Criterion, merge_gap: int) -> tuple[int, int, int, int] | None:
+    """First (first, last, start, end) where every condition of ``crit`` has an episode long
+    enough, the hours they cover overlapping the first condition's (``first``/``last``: window
+    ends; ``start``/``end``: covered hours, end exclusive); None when not met."""
     if not _usable(seq, crit):
         return None
-    per = [[e for e in episodes(_above(seq.values(c.indicator), c.above), merge_gap)
-            if e[2] >= c.hours] for c in crit.all]
-    for first, last, _ in per[0]:
-        spans = [(first, last)]
+    per = [[(s, _hours(c, s)) for s in spans(seq, c, merge_gap)] for c in crit.all]
+    for span, (h0, h1) in per[0]:
+        found = [(span, (h0, h1))]
         for eps in per[1:]:
-            hit = next(((a, b) for a, b, _ in eps if a <= last and b >= first), None)
+            hit = next((e for e in eps if e[1][0] < h1 and e[1][1] > h0), None)
             if hit is None:
                 break
-            spans.append(hit)
+            found.append(hit)
         else:
-            return min(a for a, _ in spans), max(b for _, b in spans)
+            return (min(s[0] for s, _ in found), max(s[1] for s, _ in found),
+                    min(h[0] for _, h in found), max(h[1] for _, h in found))
     return None
 
 
 def grade(seq: AqiSequence, grading: Grading, merge_gap: int) -> Grade:
     for level, crits in grading.ordered():
         for crit in crits:
-            span = match(seq, crit, merge_gap)
-            if span is not None:
-                return Grade(level, crit.label(), *span)
+            m = match(seq, crit, merge_gap)
+            if m is not None:
+                first, last, h0, h1 = m
+                return Grade(level, crit.label(), first, last, seq.ts(h0), seq.ts(h1))
     return Grade(None)
 
 

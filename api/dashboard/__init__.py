@@ -2,7 +2,8 @@
 
 The page calls the same API with the key the user pastes (``Authorization: Bearer``) and
 follows ``/events`` live. Its JavaScript and CSS live beside this file; ECharts is installed
-from npm into ``node_modules/`` by ``scripts/setup`` and served from here, never from a CDN.
+from npm into ``node_modules/`` by ``scripts/setup``, copied into ``vendor/echarts/`` when the
+package is built (setup.py) and served from here (the packaged copy first), never from a CDN.
 """
 from __future__ import annotations
 

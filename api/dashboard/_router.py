@@ -7,14 +7,19 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
 DASHBOARD_DIR = Path(__file__).resolve().parent
-ECHARTS_JS = DASHBOARD_DIR / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+# The copy an installed package carries (setup.py puts it there at build time), else the one
+# `npm ci` (scripts/setup) installed in a source checkout.
+ECHARTS_CANDIDATES = (DASHBOARD_DIR / "vendor" / "echarts" / "dist" / "echarts.min.js",
+                      DASHBOARD_DIR / "node_modules" / "echarts" / "dist" / "echarts.min.js")
+ECHARTS_JS = next((p for p in ECHARTS_CANDIDATES if p.is_file()), ECHARTS_CANDIDATES[-1])
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8"}
 ASSETS: dict[str, Path] = {
     name: DASHBOARD_DIR / name
     for name in ("index.html", "style.css", "app.js", "api.js", "aqi.js", "i18n.js", "map.js",
-                 "charts.js", "alerts.js", "util.js")
+                 "charts.js", "alerts.js", "silences.js", "duty.js", "util.js", "explore.js",
+                 "explorechart.js", "explorer.js")
 }
 ASSETS["vendor/echarts.min.js"] = ECHARTS_JS
 

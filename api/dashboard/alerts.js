@@ -1,6 +1,7 @@
 // Active warnings (level, time left) and the open-alert list with acknowledge buttons.
 import { levelColour } from "./aqi.js";
 import { lang, nameOf, t } from "./i18n.js";
+import { silenceFor } from "./silences.js";
 import { cstText, el, timeLeft, toMs } from "./util.js";
 
 /** Heavy-pollution style warnings: issued ahead of time, so they carry an end. */
@@ -34,10 +35,46 @@ export function canAck(a, me, cat) {
   if (a.state === "acknowledged" || a.state === "resolved" || a.acknowledged_by) return false;
   if (!me) return true;
   if (me.role === "admin") return true;
+  // a regional warning is acknowledged city by city: a key whose cities are done has no button
+  const done = new Set(a.acknowledged_cities || []);
+  const cities = alertCities(a, cat).filter((c) => !done.has(c));
+  if (me.role === "city-team") return cities.includes(me.scope);
+  if (me.role === "bureau") return cities.some((c) => cat.cities[c]?.province === me.scope);
+  return false;
+}
+
+/** May this key add a note? The API's rule: any of the alert's cities is the key's. */
+export function canNote(a, me, cat) {
+  if (!me) return true;
+  if (me.role === "admin") return true;
   const cities = alertCities(a, cat);
   if (me.role === "city-team") return cities.includes(me.scope);
   if (me.role === "bureau") return cities.some((c) => cat.cities[c]?.province === me.scope);
   return false;
+}
+
+/** A multi-city alert's acknowledgement progress: cities done and still to acknowledge. */
+export function ackProgress(a) {
+  const cities = [...(a.cities || [])];
+  const done = new Set(a.acknowledged_cities || []);
+  if (a.state === "acknowledged" || a.acknowledged_by) cities.forEach((c) => done.add(c));
+  return { done: cities.filter((c) => done.has(c)), pending: cities.filter((c) => !done.has(c)) };
+}
+
+/** The notification group key (the alert service's default: rule, city, level). */
+export function groupKey(a) {
+  return JSON.stringify([a.rule ?? null, [...(a.cities || [])].sort(), a.level ?? null]);
+}
+
+/** Alerts ordered group by group (the group of the newest alert first), newest first inside. */
+export function groupAlerts(alerts) {
+  const groups = new Map();
+  for (const a of alerts) {
+    const k = groupKey(a);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(a);
+  }
+  return [...groups.entries()].map(([key, items]) => ({ key, items }));
 }
 
 function subjectText(a, cat) {
@@ -135,26 +172,106 @@ export function renderAlerts(node, alerts, ctx) {
     node.replaceChildren(node.__table.table);
   }
   const body = node.__table.body;
-  const items = alerts.map((a) => {
-    const status = ctx.rowStatus[a.id];
-    const ack = !a.acknowledged_by && canAck(a, ctx.me, ctx.cat);
-    return { id: a.id, key: rowKey(a, ctx, [status ?? null, ack]), data: { a, status, ack } };
-  });
-  body.replaceChildren(...keyed(body, items, ({ a, status, ack }) => {
-    let action;
-    if (a.acknowledged_by) action = el("span", { class: "acked" }, `${t("acked")} · ${a.acknowledged_by}`);
-    else if (ack) {
-      action = el("button", { class: "ack", type: "button", dataset: { alertId: a.id },
-        disabled: status === "busy", onclick: () => ctx.onAck(a) }, t("ack"));
-    } else action = el("span", { class: "muted" }, "–");
-    return el("tr", { class: ctx.flash.has(a.id) ? "flash" : "", dataset: { alertId: a.id,
-      state: a.state || "", kind: a.kind || "" } },
-    el("td", {}, levelChip(a.level)),
-    el("td", {}, titleOf(a), el("div", { class: "muted small" }, a.kind || "")),
-    el("td", {}, subjectText(a, ctx.cat)),
-    el("td", {}, cstText(a.observed_at, lang())),
-    el("td", { class: "time-left", dataset: { expires: a.expires_at || "" } }, leftText(a, ctx.nowMs)),
-    el("td", {}, t(`states.${a.state}`)),
-    el("td", {}, action, status && status !== "busy" ? el("div", { class: "error small" }, status) : null));
+  const items = [];
+  const groups = ctx.grouped ? groupAlerts(alerts) : [{ key: null, items: alerts }];
+  for (const g of groups) {
+    if (g.key !== null) {
+      const a = g.items[0];
+      items.push({ id: `group:${g.key}`, key: JSON.stringify([lang(), g.key, g.items.length]),
+        data: { group: g, a } });
+    }
+    for (const a of g.items) {
+      const status = ctx.rowStatus[a.id];
+      const ack = !a.acknowledged_by && canAck(a, ctx.me, ctx.cat);
+      const silence = silenceFor(a, ctx.silences, ctx.cat);
+      const open = ctx.open?.has(a.id) || false;
+      items.push({ id: a.id, key: rowKey(a, ctx, [status ?? null, ack, silence?.id ?? null,
+        a.acknowledged_cities, a.acknowledged_at, open]), data: { a, status, ack, silence, open } });
+      if (open) {
+        const audit = ctx.audits?.[a.id];
+        const noteStatus = ctx.rowStatus[`note:${a.id}`];
+        items.push({ id: `detail:${a.id}`, key: JSON.stringify([lang(), audit ? audit.length : null,
+          noteStatus ?? null, canNote(a, ctx.me, ctx.cat)]), data: { detail: true, a, audit, noteStatus } });
+      }
+    }
+  }
+  body.replaceChildren(...keyed(body, items, (d) => {
+    if (d.group) return groupRow(d.group, ctx);
+    if (d.detail) return detailRow(d, ctx);
+    return alertRow(d, ctx);
   }));
+}
+
+function groupRow(g, ctx) {
+  const a = g.items[0];
+  const cities = (a.cities || []).map((c) => (ctx.cat.cities[c] ? nameOf(ctx.cat.cities[c]) : c)).join("、");
+  return el("tr", { class: "group", dataset: { group: g.key, count: String(g.items.length) } },
+    el("td", { colspan: "7" }, levelChip(a.level), " ", el("b", {}, a.rule || a.kind || ""),
+      " · ", cities || "–", " · ", el("span", { class: "muted" },
+        `${g.items.length} ${t("inGroup")}`)));
+}
+
+function ackCell(a, ctx) {
+  const out = [];
+  if (a.acknowledged_by) {
+    out.push(el("span", { class: "acked" }, `${t("acked")} · ${a.acknowledged_by}` +
+      (a.acknowledged_at ? ` · ${cstText(a.acknowledged_at, lang())}` : "")));
+  }
+  if ((a.cities || []).length > 1) {   // a regional alert is acknowledged city by city
+    const p = ackProgress(a);
+    out.push(el("div", { class: "ack-cities small", dataset: { done: p.done.join(","),
+      pending: p.pending.join(",") } }, `${t("citiesAcked")} ${p.done.length}/${a.cities.length}: `,
+    ...a.cities.map((c) => el("span", { class: `city-chip ${p.done.includes(c) ? "done" : "pending"}`,
+      dataset: { city: c } }, ctx.cat.cities[c] ? nameOf(ctx.cat.cities[c]) : c))));
+  }
+  return out;
+}
+
+function alertRow({ a, status, ack, silence, open }, ctx) {
+  const action = [];
+  if (ack) {
+    action.push(el("button", { class: "ack", type: "button", dataset: { alertId: a.id },
+      disabled: status === "busy", onclick: () => ctx.onAck(a) }, t("ack")));
+  }
+  action.push(...ackCell(a, ctx));
+  if (!action.length) action.push(el("span", { class: "muted" }, "–"));
+  action.push(el("button", { class: "details", type: "button", dataset: { alertId: a.id },
+    "aria-expanded": open ? "true" : "false", onclick: () => ctx.onToggle?.(a) },
+  open ? t("hideDetails") : t("details")));
+  const badge = silence ? el("div", { class: "silenced small", title: silence.reason || "",
+    dataset: { silenceId: silence.id } }, `${t("silenced")} · ${t("until")} ${cstText(silence.ends_at, lang())}`) : null;
+  return el("tr", { class: ctx.flash.has(a.id) ? "flash" : "", dataset: { alertId: a.id,
+    state: a.state || "", kind: a.kind || "", silenced: silence ? silence.id : "" } },
+  el("td", {}, levelChip(a.level)),
+  el("td", {}, titleOf(a), el("div", { class: "muted small" }, a.kind || "")),
+  el("td", {}, subjectText(a, ctx.cat)),
+  el("td", {}, cstText(a.observed_at, lang())),
+  el("td", { class: "time-left", dataset: { expires: a.expires_at || "" } }, leftText(a, ctx.nowMs)),
+  el("td", {}, t(`states.${a.state}`), badge),
+  el("td", {}, ...action, status && status !== "busy" ? el("div", { class: "error small" }, status) : null));
+}
+
+/** What happened to the alert and who did it (its audit trail), and the note form. */
+function detailRow({ a, audit, noteStatus }, ctx) {
+  let trail;
+  if (!audit) trail = el("p", { class: "muted" }, t("loading"));
+  else {
+    trail = el("table", { class: "audit" }, el("tbody", {}, ...audit.map((r) => el("tr", {
+      dataset: { action: r.action || "" } },
+    el("td", {}, cstText(r.at, lang())),
+    el("td", {}, t(`actions.${r.action}`)),
+    el("td", {}, r.actor || ""),
+    el("td", {}, r.note || r.reason || "")))));
+  }
+  let form = null;
+  if (canNote(a, ctx.me, ctx.cat)) {
+    const input = el("input", { name: "note", type: "text", maxlength: "2000", required: true,
+      placeholder: t("notePlaceholder") });
+    form = el("form", { class: "note-form", dataset: { alertId: a.id },
+      onsubmit: (e) => { e.preventDefault(); ctx.onNote?.(a, input.value.trim()); } },
+    input, el("button", { type: "submit", disabled: noteStatus === "busy" }, t("addNote")),
+    noteStatus && noteStatus !== "busy" ? el("span", { class: "error small" }, noteStatus) : null);
+  }
+  return el("tr", { class: "detail", dataset: { detailOf: a.id } },
+    el("td", { colspan: "7" }, trail, form));
 }

@@ -29,8 +29,8 @@ export function setKey(key) {
   else localStorage.removeItem(KEY);
 }
 
-async function call(method, path, body) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${getKey()}` };
+async function send(method, path, body, accept = "application/json") {
+  const headers = { Accept: accept, Authorization: `Bearer ${getKey()}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
@@ -41,12 +41,44 @@ async function call(method, path, body) {
     try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
     throw new ApiError(res.status, detail);
   }
+  return res;
+}
+
+async function call(method, path, body) {
+  const res = await send(method, path, body);
   return res.status === 204 ? null : res.json();
 }
 
-export const get = (path, params) => call("GET", params ? `${path}?${new URLSearchParams(
+/** ``path`` with ``params`` as its query (null and undefined values left out). */
+export const withQuery = (path, params) => (params ? `${path}?${new URLSearchParams(
   Object.entries(params).filter(([, v]) => v !== undefined && v !== null))}` : path);
+export const get = (path, params) => call("GET", withQuery(path, params));
 export const post = (path, body) => call("POST", path, body);
+
+/** GET a text answer (CSV). */
+export async function getText(path, params) {
+  return (await send("GET", withQuery(path, params), undefined, "text/csv, */*")).text();
+}
+
+/**
+ * GET a file with the key and hand it to the browser as a download (a link cannot send the
+ * Authorization header): the file name is the server's (Content-Disposition). Returns it.
+ */
+export async function download(path, params, fallbackName = "download") {
+  const res = await send("GET", withQuery(path, params), undefined, "*/*");
+  const m = /filename="?([^";]+)"?/.exec(res.headers.get("content-disposition") || "");
+  const name = m ? m[1] : fallbackName;
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return name;
+}
 
 /**
  * GET that degrades: a missing endpoint (404, 405, 501) or a store outage (503) gives

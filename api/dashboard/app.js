@@ -1,9 +1,12 @@
 // Wiring: load the catalogue, draw the panels, follow the event stream, refresh on a timer.
 import { adoptKeyFromUrl, ApiError, followEvents, get, getKey, getOptional, post, setKey } from "./api.js";
 import { alertCities, renderAlerts, renderWarnings, leftText } from "./alerts.js";
+import { dutyTeam, renderDuty } from "./duty.js";
 import { ecoflowOption, historyOption } from "./charts.js";
+import { Explorer } from "./explorer.js";
 import { applyStatic, initLang, lang, nameOf, setLang, t } from "./i18n.js";
 import { RegionMap } from "./map.js";
+import { fillSilenceForm, fillStations, renderSilences, silenceBody } from "./silences.js";
 import { cstText, debounce, HOUR, throttle } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,10 +14,13 @@ const state = {
   cat: null, me: null, aqiStation: {}, aqiCity: {}, ecoflow: null, alerts: [],
   selection: { scope: "city", id: "xian" }, flash: new Set(), rowStatus: {},
   stream: "offline", events: [], latestData: 0, updated: null,
+  silences: [], silencesAll: false, open: new Set(), audits: {}, duty: null,
+  grouped: localStorage.getItem("fenwei.grouped") !== "0",
 };
 let map = null;
 let historyChart = null;
 let rivers = null;
+let explorer = null;
 
 const nowMs = () => Math.max(Date.now(), state.latestData);
 const byKey = (rows, k) => Object.fromEntries((rows || []).map((r) => [r[k], r]));
@@ -25,10 +31,12 @@ function showMessage(text) {
 }
 
 async function loadCatalogue() {
-  const [cities, stations, sections, riversList] = await Promise.all([
-    get("/cities"), get("/stations"), get("/sections"), getOptional("/rivers", null, [])]);
+  const [cities, stations, sections, riversList, params] = await Promise.all([
+    get("/cities"), get("/stations"), get("/sections"), getOptional("/rivers", null, []),
+    getOptional("/parameters", null, [])]);
   state.cat = { cities: byKey(cities, "slug"), stations: byKey(stations, "id"),
     sections: byKey(sections, "id"), list: { cities, stations, sections, rivers: riversList } };
+  state.params = params || [];
   state.me = await getOptional("/me", null, null);
 }
 
@@ -55,6 +63,39 @@ async function refreshAlerts() {
   if (times.length) state.latestData = Math.max(state.latestData, ...times);
 }
 
+async function refreshSilences() {
+  state.silences = await getOptional("/silences", state.silencesAll ? { all: true } : null, null);
+}
+
+/** The audit trails of the alerts whose details are open (who did what, when; notes). */
+async function refreshAudits(ids = [...state.open]) {
+  await Promise.all(ids.map(async (id) => {
+    const d = await getOptional(`/alerts/${encodeURIComponent(id)}`, null, null);
+    if (d) state.audits[id] = d.audit || [];
+  }));
+}
+
+async function refreshDuty() {
+  try {
+    const team = dutyTeam(state.me);
+    state.duty = await getOptional("/duty", team ? { team } : null, null);
+  } catch (err) {   // a key that may not read the roster: the panel says "not available"
+    if (!(err instanceof ApiError)) throw err;
+    state.duty = null;
+  }
+}
+
+/** The alert list with what goes with it: silences and the open details' audit trails. */
+async function refreshAlertPanels() {
+  await Promise.all([refreshAlerts(), refreshSilences()]);
+  await refreshAudits();
+}
+
+function drawAlertPanels() {
+  drawAlerts();
+  drawSilences();
+}
+
 function drawMap() {
   const l = state.cat.list;
   map.render({ cities: l.cities, stations: l.stations, sections: l.sections, rivers: l.rivers,
@@ -78,11 +119,23 @@ function drawRivers() {
 
 function drawAlerts() {
   const ctx = { cat: state.cat, me: state.me, nowMs: nowMs(), flash: state.flash,
-    rowStatus: state.rowStatus, onAck: acknowledge };
+    rowStatus: state.rowStatus, onAck: acknowledge, silences: state.silences || [],
+    grouped: state.grouped, open: state.open, audits: state.audits, onToggle: toggleDetails,
+    onNote: addNote };
   renderWarnings($("warnings"), state.alerts, ctx);
   renderAlerts($("alerts"), state.alerts, ctx);
   if (!state.alertsAvailable) $("alerts").replaceChildren(t("unavailable"));
   $("alert-count").textContent = state.alerts.length ? `(${state.alerts.length})` : "";
+}
+
+function drawSilences() {
+  renderSilences($("silences"), state.silences, { cat: state.cat, me: state.me,
+    rowStatus: state.rowStatus, onExpire: expireSilence });
+  fillSilenceForm($("silence-form"), state.me, state.cat);
+}
+
+function drawDuty() {
+  renderDuty($("duty"), state.duty);
 }
 
 function tickCountdowns() {
@@ -164,6 +217,65 @@ async function acknowledge(a) {
   drawAlerts();
 }
 
+async function toggleDetails(a) {
+  if (state.open.has(a.id)) state.open.delete(a.id);
+  else state.open.add(a.id);
+  drawAlerts();
+  if (state.open.has(a.id)) {
+    await refreshAudits([a.id]).catch(fail);
+    drawAlerts();
+  }
+}
+
+async function addNote(a, note) {
+  if (!note) return;
+  const k = `note:${a.id}`;
+  state.rowStatus[k] = "busy";
+  drawAlerts();
+  try {
+    await post(`/alerts/${encodeURIComponent(a.id)}/note`, { note });
+    delete state.rowStatus[k];
+    await refreshAudits([a.id]);
+  } catch (err) {
+    state.rowStatus[k] = `${t("noteFailed")}: ${err.message}`;
+  }
+  drawAlerts();
+}
+
+async function createSilence(e) {
+  e.preventDefault();
+  const form = $("silence-form");
+  const status = $("silence-status");
+  status.textContent = "";
+  form.querySelector("button[type=submit]").disabled = true;
+  try {
+    const s = await post("/silences", silenceBody(form));
+    form.elements.reason.value = "";
+    await refreshAlertPanels();
+    if (!(state.silences || []).some((x) => x.id === s.id)) state.silences = [s, ...(state.silences || [])];
+  } catch (err) {
+    status.textContent = err instanceof ApiError && err.status === 403 ?
+      t("silenceForbidden") : `${t("silenceFailed")}: ${err.message}`;
+  }
+  form.querySelector("button[type=submit]").disabled = false;
+  drawAlertPanels();
+}
+
+async function expireSilence(s) {
+  const k = `silence:${s.id}`;
+  state.rowStatus[k] = "busy";
+  drawSilences();
+  try {
+    await post(`/silences/${encodeURIComponent(s.id)}/expire`);
+    delete state.rowStatus[k];
+    await refreshAlertPanels();
+  } catch (err) {
+    state.rowStatus[k] = err instanceof ApiError && err.status === 403 ?
+      t("silenceForbidden") : `${t("silenceFailed")}: ${err.message}`;
+  }
+  drawAlertPanels();
+}
+
 function setStream(s) {
   state.stream = s;
   document.body.dataset.stream = s;
@@ -171,7 +283,7 @@ function setStream(s) {
   $("stream").className = `stream ${s}`;
 }
 
-const reloadAlerts = throttle(() => refreshAlerts().then(drawAlerts).catch(fail), 1000);
+const reloadAlerts = throttle(() => refreshAlertPanels().then(drawAlertPanels).catch(fail), 1000);
 // the map and the 7-day chart follow the data: the chart's window ends at the data clock
 // (the simulator's in the demo), which moves on with every refresh
 const reloadAqi = throttle(() => refreshAqi().then(drawAqi).catch(fail), 5000);
@@ -213,9 +325,19 @@ function redrawAll() {
   fillSelector();
   drawMap();
   drawRivers();
-  drawAlerts();
+  drawAlertPanels();
+  drawDuty();
   drawHistory().catch(fail);
+  explorer.fill();
+  explorer.draw();
   tickCountdowns();
+}
+
+/** Everything a duty officer acts on, now (the refresh button; also the browser test). */
+async function refreshNow() {
+  await Promise.all([refreshAlertPanels(), refreshDuty()]);
+  drawAlertPanels();
+  drawDuty();
 }
 
 function wireUi() {
@@ -231,8 +353,22 @@ function wireUi() {
     select(scope, id);
   });
   $("responder").value = localStorage.getItem("fenwei.responder") || "";
+  $("refresh").addEventListener("click", () => refreshNow().catch(fail));
+  $("group-alerts").checked = state.grouped;
+  $("group-alerts").addEventListener("change", (e) => {
+    state.grouped = e.target.checked;
+    localStorage.setItem("fenwei.grouped", state.grouped ? "1" : "0");
+    drawAlerts();
+  });
+  $("silences-all").addEventListener("change", (e) => {
+    state.silencesAll = e.target.checked;
+    refreshSilences().then(drawAlertPanels).catch(fail);
+  });
+  $("silence-form").addEventListener("submit", (e) => createSilence(e).catch(fail));
+  $("silence-form").elements.city.addEventListener("change", () => fillStations($("silence-form"), state.cat));
   window.addEventListener("resize", debounce(() => {
     map.resize(); historyChart.resize(); rivers.resize();
+    if (explorer.chart) explorer.chart.resize();
   }, 150));
 }
 
@@ -257,7 +393,9 @@ async function boot() {
   }
   $("key").placeholder = "••••••••";
   await loadCatalogue();
-  await Promise.all([refreshAqi(), refreshEcoflow(), refreshAlerts()]);
+  explorer = new Explorer($("explorer"), { cat: state.cat, params: state.params, me: state.me,
+    nowMs, onError: fail });
+  await Promise.all([refreshAqi(), refreshEcoflow(), refreshAlertPanels(), refreshDuty()]);
   redrawAll();
   document.body.dataset.ready = "1";
   followEvents(onEvent, setStream);
@@ -270,6 +408,7 @@ async function boot() {
     if (state.stream !== "live" || ticks % 4 === 0) reloadAlerts();
   }, 15000);
   setInterval(() => drawHistory().catch(fail), 300000);
+  setInterval(() => refreshDuty().then(drawDuty).catch(fail), 300000);   // a shift changes
 }
 
 // For people debugging in the console and for the browser test.
@@ -277,6 +416,8 @@ window.fenwei = {
   state,
   markers: () => (map ? map.markerPixels() : []),
   alertCities: (a) => alertCities(a, state.cat),
+  refresh: () => refreshNow(),
+  explorer: () => (explorer ? explorer.summary() : null),
 };
 
 boot().catch(fail);

@@ -1,20 +1,19 @@
 """Alerts: list/filter, detail with evidence and audit trail, acknowledge, note, cancel,
-CAP 1.2 per alert, an Atom feed of active CAP alerts, regional prompts, and the
-server-sent-events stream of alert events."""
+CAP 1.2 per alert, an Atom feed of active CAP alerts and regional prompts. All through an
+``alerts.AlertState`` on the state database (``app.state.alerts``); the event stream is in
+``events``."""
 from __future__ import annotations
 
-import asyncio
-import queue
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..auth import Principal
-from ..deps import READERS, Admin, Cat, Reader, require
+from ..deps import Admin, Cat, Reader, require
 
 router = APIRouter(tags=["alerts"])
 Actor = Annotated[Principal, Depends(require("city-team", "bureau"))]
@@ -36,7 +35,7 @@ class CancelIn(BaseModel):
 def _svc(request: Request):
     svc = getattr(request.app.state, "alerts", None)
     if svc is None:
-        raise HTTPException(503, "the alert service is not configured on this server")
+        raise HTTPException(503, "alert state is not configured on this server")
     return svc
 
 
@@ -48,17 +47,38 @@ def _get(svc, alert_id: str) -> dict:
         raise HTTPException(404, f"unknown alert {alert_id!r}") from None
 
 
-def _may_act(p: Principal, alert: dict, cat) -> None:
+def _own_cities(p: Principal, alert: dict, cat) -> set[str] | None:
+    """The alert's cities this key stands for (None: all of them, an admin)."""
     if p.role == "admin":
-        return
+        return None
     cities = set(alert.get("cities") or [])
-    if p.role == "city-team" and p.scope in cities:
-        return
-    if p.role == "bureau" and any(cat.cities[c].province == p.scope for c in cities
-                                  if c in cat.cities):
-        return
+    if p.role == "city-team":
+        return cities & {p.scope}
+    if p.role == "bureau":
+        return {c for c in cities if c in cat.cities and cat.cities[c].province == p.scope}
+    return set()
+
+
+def _may_act(p: Principal, alert: dict, cat) -> set[str] | None:
+    """The cities ``p`` may act for on this alert; 403 when none."""
+    own = _own_cities(p, alert, cat)
+    if own is None or own:
+        return own
+    cities = set(alert.get("cities") or [])
     raise HTTPException(403, f"key {p.name!r} ({p.role} {p.scope}) may not act on alerts of "
                              f"{', '.join(sorted(cities)) or 'no city'}")
+
+
+def _may_cancel(p: Principal, alert: dict, cat) -> None:
+    """Cancelling ends the alert for every city it covers: for the issuer, an admin, or a
+    key that stands for every one of those cities."""
+    own = _may_act(p, alert, cat)
+    issuer = (alert.get("evidence") or {}).get("issued_by")
+    if own is None or issuer == f"key:{p.name}" or own >= set(alert.get("cities") or []):
+        return
+    raise HTTPException(403, f"alert {alert['id']} also covers "
+                             f"{', '.join(sorted(set(alert['cities']) - own))}: only its "
+                             "issuer or an admin may cancel it")
 
 
 def _iso(v):
@@ -92,15 +112,34 @@ def _public(a: dict, svc=None) -> dict:
             "title_en": title_en, "opened_at": _iso(a["opened_at"]),
             "observed_at": _iso(a["observed_at"]), "resolved_at": _iso(a["resolved_at"]),
             "expires_at": _iso(_expires(ev)), "acknowledged_by": a["ack_by"],
-            "acknowledged_at": _iso(a["ack_at"]), "escalation_step": a["escalation_step"]}
+            "acknowledged_at": _iso(a["ack_at"]), "escalation_step": a["escalation_step"],
+            "acknowledged_cities": _acked(svc, a), "regional": _regional(svc, a)}
+
+
+def _regional(svc, a: dict) -> dict | None:
+    """The regional (Fen-Wei) warning a city warning is part of, with a link when the alert
+    service names its public address (``link_base_url``); None for any other alert."""
+    from alerts import regional_link
+    base = getattr(getattr(svc, "settings", None), "link_base_url", None)
+    return regional_link(a, base)
+
+
+def _acked(svc, a: dict) -> list[str]:
+    """Cities acknowledged so far (a regional alert is acknowledged city by city)."""
+    lc = getattr(svc, "lifecycle", None)
+    return lc.acknowledged_for(a) if lc is not None else []
 
 
 @router.get("/alerts")
 def list_alerts(request: Request, _: Reader, state: Literal["open", "all"] = "open",
                 city: str | None = None, level: str | None = None, kind: str | None = None,
-                since: datetime | None = None,
+                since: Annotated[str | None, Query(
+                    description="ISO 8601; without an offset China Standard Time")] = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
-    """Alerts, newest first, filtered by city, level, kind and time."""
+    """Alerts, newest first, filtered by city, level, kind and time (``since``: opened at or
+    after; without an offset it is China Standard Time, as in every route)."""
+    from .series import _time
+    since = _time(since, None, "since") if since is not None else None
     svc = _svc(request)
     rows = svc.alerts(open_only=state == "open")
     out = [_public(a, svc) for a in rows
@@ -121,11 +160,14 @@ def get_alert(alert_id: str, request: Request, _: Reader) -> dict:
 
 @router.post("/alerts/{alert_id}/ack")
 def ack(alert_id: str, body: AckIn, request: Request, cat: Cat, p: Actor) -> dict:
-    """Acknowledge (city team of an affected city, its provincial bureau, or admin)."""
+    """Acknowledge for the cities this key stands for: a city team for its own city, a bureau
+    for its province's, an admin for all. The alert is acknowledged once every city it
+    covers is (the answer's ``acknowledged_cities`` lists those done so far)."""
     svc = _svc(request)
-    _may_act(p, _get(svc, alert_id), cat)
+    own = _may_act(p, _get(svc, alert_id), cat)
     return _transition(lambda: svc.acknowledge(alert_id, f"{body.responder} (key {p.name})",
-                                               body.note, via=f"api:key:{p.key_id}"))
+                                               body.note, via=f"api:key:{p.key_id}",
+                                               cities=own))
 
 
 @router.post("/alerts/{alert_id}/note")
@@ -133,35 +175,26 @@ def note(alert_id: str, body: NoteIn, request: Request, cat: Cat, p: Actor) -> d
     """Add a note to the alert's audit trail."""
     svc = _svc(request)
     _may_act(p, _get(svc, alert_id), cat)
-    return _transition(lambda: svc.lifecycle.add_note(alert_id, f"key:{p.name}", body.note))
+    return _transition(lambda: svc.add_note(alert_id, f"key:{p.name}", body.note))
 
 
 @router.post("/alerts/{alert_id}/cancel")
 def cancel(alert_id: str, body: CancelIn, request: Request, cat: Cat, p: Actor) -> dict:
+    """Cancel for everyone: the issuer, an admin, or a key standing for every covered city."""
     svc = _svc(request)
-    _may_act(p, _get(svc, alert_id), cat)
+    _may_cancel(p, _get(svc, alert_id), cat)
     return _transition(lambda: svc.cancel(alert_id, f"key:{p.name}", body.reason))
 
 
 def _transition(fn) -> dict:
-    from alerts.errors import InvalidTransition
+    from alerts.errors import InvalidTransition, NotFound
     try:
         out = fn()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
     except InvalidTransition as exc:
         raise HTTPException(409, str(exc)) from None
     return {k: _iso(v) for k, v in (out or {}).items()} if isinstance(out, dict) else {"ok": True}
-
-
-@router.get("/ack")
-def ack_link(token: str, request: Request, responder: str = "link",
-             note: str = "") -> dict:
-    """The signed link carried in notifications: acknowledges without an API key."""
-    from alerts.errors import BadToken
-    try:
-        out = _svc(request).acknowledge_token(token, responder[:100], note[:2000])
-    except BadToken as exc:
-        raise HTTPException(403, f"invalid or expired acknowledgement link: {exc}") from None
-    return {"acknowledged": True, **{k: _iso(v) for k, v in out.items()}}
 
 
 def _latest_cap(svc, alert_id: str) -> str | None:
@@ -225,38 +258,3 @@ def regional_prompt(body: PromptIn, request: Request, cat: Cat, p: Admin) -> dic
     return {k: _iso(v) for k, v in fn(level=body.level, cities=body.cities,
                                       issued_by=f"key:{p.name}", note=body.note,
                                       valid_hours=body.valid_hours).items()}
-
-
-def _sse_principal(request: Request, key: str | None) -> Principal:
-    header = request.headers.get("authorization", "")
-    token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else key
-    p = request.app.state.keys.lookup(token) if token else None
-    if p is None:
-        raise HTTPException(401, "missing or invalid API key (header or ?key=)")
-    if p.role not in set(READERS) | {"admin"}:
-        raise HTTPException(403, f"role {p.role!r} may not read alert events")
-    return p
-
-
-@router.get("/events", responses={200: {"content": {"text/event-stream": {}}}})
-async def events(request: Request, key: str | None = None):
-    """Server-sent events: one ``data:`` JSON object per alert notification event.
-    EventSource cannot send headers, so ``?key=`` is accepted too."""
-    _sse_principal(request, key)
-    bc = _svc(request).broadcaster
-    q = bc.subscribe()
-
-    async def stream():
-        try:
-            yield ": connected\n\n"
-            while not await request.is_disconnected():
-                try:
-                    event = await asyncio.to_thread(q.get, True, 10.0)
-                except queue.Empty:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield bc.format(event)
-        finally:
-            bc.unsubscribe(q)
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})

@@ -3,17 +3,18 @@ and the HJ 633 edition used (from the derived ``aqi_hourly`` / ``aqi_daily`` ser
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from alerts.aqi import category_of
+from core.aqi import category_of
 
 from ..deps import Cat, Reader, StoreDep
 from .series import _range, json_response, rows_json
 
 router = APIRouter(tags=["aqi"])
+DEFAULT_AGE_H, MAX_AGE_H = 72, 720   # /aqi/current looks this far back (the AQI job: 2 days)
 COLS = ["time", "station", "scope", "aqi", "level", "category", "primary", "exceeding",
         "status", "edition"]
 
@@ -35,15 +36,24 @@ def _decorate(df: pd.DataFrame) -> pd.DataFrame:
 
 @router.get("/aqi/current")
 def aqi_current(request: Request, store: StoreDep, _: Reader,
-                scope: Literal["station", "city"] = "station") -> list[dict]:
-    """The latest hourly AQI of every station or city (within the last 6 hours)."""
+                scope: Literal["station", "city"] = "station",
+                max_age_h: Annotated[int, Query(ge=1, le=MAX_AGE_H)] = DEFAULT_AGE_H
+                ) -> list[dict]:
+    """The newest available hourly AQI of every station or city (its newest hour with any
+    indicator graded), however far the derived series lags the clock (up to ``max_age_h``
+    hours back): ``time`` is its hour (start, CST), ``age_s`` / ``age_h`` the server's clock
+    minus ``time``."""
     now = _now(request)
-    df = store.read_frame("aqi_hourly", now - timedelta(hours=6), now + timedelta(hours=1),
-                          {"scope": [scope]})
+    df = store.latest_frame("aqi_hourly", now - timedelta(hours=max_age_h),
+                            now + timedelta(hours=1), {"scope": [scope]}, by="station",
+                            present="aqi_lower_bound")  # an hour with any graded indicator
     if df.empty or "aqi" not in df:
         return []
-    df = df.sort_values("time").groupby("station", as_index=False).tail(1)
-    return Response(rows_json(_decorate(df).sort_values("id")), media_type="application/json")
+    out = _decorate(df)
+    age = (pd.Timestamp(now) - df["time"]).dt.total_seconds().clip(lower=0)
+    out["age_s"] = age.round().astype("int64")
+    out["age_h"] = (age / 3600).round(2)
+    return Response(rows_json(out.sort_values("id")), media_type="application/json")
 
 
 @router.get("/aqi/history")

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from core.timeutil import CST
 from core.wire import REASONS
-from ingest import INGEST_REASONS, count_dead_letters, list_dead_letters
+from core.deadletters import INGEST_REASONS, count_dead_letters, list_dead_letters
 
 from ..auth import Principal
 from ..deps import require

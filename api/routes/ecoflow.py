@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from alerts.ecoflow import (TargetError, daily_flow, grade_days, monday_list,
+from core.ecoflow import (TargetError, daily_flow, grade_days, monday_list,
                             monthly_compliance, yearly_summary)
 from core.timeutil import CST
 
-from ..deps import Admin, Cat, Reader, StoreDep
+from ..auth import Principal
+from ..deps import Admin, Cat, Reader, StoreDep, require
 
 router = APIRouter(tags=["ecoflow"])
+# who changed which target when: inspectors and bureaus check it, not only admins
+Auditor = Annotated[Principal, Depends(require("inspector", "bureau"))]
 
 
 class TargetIn(BaseModel):
@@ -62,7 +65,8 @@ def put_target(body: TargetIn, request: Request, p: Admin) -> dict:
 
 
 @router.get("/ecoflow/targets/audit")
-def targets_audit(request: Request, _: Admin) -> list[dict]:
+def targets_audit(request: Request, _: Auditor) -> list[dict]:
+    """Every change of the target table (who, when, what); inspectors, bureaus, admins."""
     return _targets(request).audit()
 
 
@@ -113,8 +117,9 @@ def compliance(request: Request, cat: Cat, store: StoreDep, _: Reader, month: st
     if not 2000 <= y <= 2100:
         raise HTTPException(422, "month out of range (years 2000-2100)")
     nxt = date(y + (m == 12), m % 12 + 1, 1)
-    return _out(monthly_compliance(_daily(request, store, cat, first, nxt), y, m), format,
-                f"compliance-{month}")
+    # a month not yet over is reported so far (days lived, no verdict), not as days unmet
+    return _out(monthly_compliance(_daily(request, store, cat, first, nxt), y, m,
+                                   today=_today(request)), format, f"compliance-{month}")
 
 
 @router.get("/ecoflow/yearly")
@@ -123,4 +128,4 @@ def yearly(request: Request, cat: Cat, store: StoreDep, _: Reader, year: int,
     if not 2000 <= year <= 2100:
         raise HTTPException(422, "year out of range")
     daily = _daily(request, store, cat, date(year, 1, 1), date(year + 1, 1, 1))
-    return _out(yearly_summary(daily, year), format, f"yearly-{year}")
+    return _out(yearly_summary(daily, year, today=_today(request)), format, f"yearly-{year}")

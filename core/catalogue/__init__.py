@@ -4,8 +4,8 @@
 >>> cat.station("1462A").city
 'xian'
 """
-from ._catalogue import Catalogue, CatalogueError, load_catalogue
+from ._catalogue import EXTRA_ENV, Catalogue, CatalogueError, extra_dirs, load_catalogue
 from ._model import City, Kind, Parameter, River, Section, Station
 
-__all__ = ["Catalogue", "CatalogueError", "City", "Kind", "Parameter", "River", "Section",
-           "Station", "load_catalogue"]
+__all__ = ["EXTRA_ENV", "Catalogue", "CatalogueError", "City", "Kind", "Parameter", "River",
+           "Section", "Station", "extra_dirs", "load_catalogue"]

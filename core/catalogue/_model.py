@@ -9,6 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Kind = Literal["air", "hydro"]
 SLUG = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+#: provincial-level divisions of China (English names as in GB/T 2260's romanisation); a
+#: catalogue extra (docs/catalogue.md) may add cities of any of them
+PROVINCES = frozenset({
+    "Beijing", "Tianjin", "Hebei", "Shanxi", "Inner Mongolia", "Liaoning", "Jilin",
+    "Heilongjiang", "Shanghai", "Jiangsu", "Zhejiang", "Anhui", "Fujian", "Jiangxi", "Shandong",
+    "Henan", "Hubei", "Hunan", "Guangdong", "Guangxi", "Hainan", "Chongqing", "Sichuan",
+    "Guizhou", "Yunnan", "Tibet", "Shaanxi", "Gansu", "Qinghai", "Ningxia", "Xinjiang",
+    "Taiwan", "Hong Kong", "Macao"})
+#: China's extent (WGS-84), a bound that catches swapped or mistyped coordinates
+LAT, LON = {"ge": 3, "le": 54}, {"ge": 73, "le": 136}
 
 
 class _Frozen(BaseModel):
@@ -19,9 +29,9 @@ class City(_Frozen):
     slug: str
     name_zh: str
     name_en: str
-    province: Literal["Shaanxi", "Shanxi", "Gansu", "Henan"]
-    lat: float = Field(ge=30, le=40)
-    lon: float = Field(ge=100, le=116)
+    province: str
+    lat: float = Field(**LAT)
+    lon: float = Field(**LON)
     guanzhong: bool
     fenwei: bool
     observer: bool
@@ -34,17 +44,26 @@ class City(_Frozen):
             raise ValueError(f"bad city slug {v!r}")
         return v
 
+    @field_validator("province")
+    @classmethod
+    def _province(cls, v: str) -> str:
+        if v not in PROVINCES:
+            raise ValueError(f"unknown province {v!r} (one of {', '.join(sorted(PROVINCES))})")
+        return v
+
 
 class Station(_Frozen):
     id: str
     name_zh: str
     kind: Kind
     city: str
-    lat: float = Field(ge=30, le=40)
-    lon: float = Field(ge=100, le=116)
+    lat: float = Field(**LAT)
+    lon: float = Field(**LON)
     national: bool
     simulated: bool
     interval_s: int = Field(gt=0)
+    #: English name, as data files name the station (PRSA's ``station`` column)
+    name_en: str | None = None
 
     @field_validator("id")
     @classmethod

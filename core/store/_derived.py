@@ -78,3 +78,31 @@ def duck_read_frame(db, measurement: str, start: datetime, end: datetime,
         raise QueryTooLarge(f"more than {max_rows} rows")
     df["time"] = to_utc(df["time"])
     return df.reset_index(drop=True)
+
+
+def duck_latest_frame(db, measurement: str, start: datetime, end: datetime,
+                      where: dict[str, Sequence[str]] | None, by: str,
+                      present: str | None = None) -> pd.DataFrame:
+    """The newest row in ``[start, end)`` of each ``by`` value, among the rows where the
+    numeric field ``present`` holds a value (>= 0) when named: one window query, the scan
+    bounded by the time range."""
+    check_measurement(measurement, None, [*(where or {}), by, *([present] if present else [])])
+    for col, values in (where or {}).items():
+        if not all(isinstance(v, str) and IDENT.match(v) for v in values):
+            raise QueryError(f"bad value for {col}")
+    table = f"d_{measurement}"
+    have = {r[0] for r in db.execute("SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_name = ?", [table]).fetchall()}
+    if not have or (present and present not in have):
+        return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]")})
+    sql, args = f"SELECT * FROM {table} WHERE time >= ? AND time < ?", [
+        int(start.timestamp()), int(end.timestamp())]
+    for col, values in (where or {}).items():
+        sql += f' AND "{col}" IN ({", ".join("?" for _ in values)})'
+        args += list(values)
+    if present:
+        sql += f' AND "{present}" >= 0'
+    df = db.execute(sql + f' QUALIFY row_number() OVER (PARTITION BY "{by}" ORDER BY time DESC)'
+                    f' = 1 ORDER BY "{by}"', args).df()
+    df["time"] = to_utc(df["time"])
+    return df.reset_index(drop=True)

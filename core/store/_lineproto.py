@@ -18,8 +18,16 @@ def _str_field(v: str) -> str:
 _N_FLAGS: dict[tuple[str, ...], str] = {}    # parameters -> ',p_flag="N",...' (all N)
 
 
-def reading_line(r: Reading) -> str:
+def reading_line(r: Reading, omit_n: frozenset[str] = frozenset()) -> str:
+    """``omit_n``: ``<p>_flag`` fields left out where the flag is N (absent = N): how a
+    reading is written into a shard where another writer typed that field otherwise."""
     values = r.values
+    if omit_n:
+        flags = "".join([f",{p}_flag={_str_field(r.flag(p))}" for p in values
+                         if f"{p}_flag" not in omit_n or r.flag(p) != "N"])
+        fields = ",".join([f"{p}={float(v)!r}" for p, v in values.items()])
+        return (f"{r.kind},city={r.city},period={r.period},station={r.station} "
+                f"{fields}{flags} {int(r.ts.timestamp())}")
     fields = ",".join([f"{p}={float(v)!r}" for p, v in values.items()])
     # every value carries its flag, N included: InfluxDB merges the fields of a rewritten
     # point, so an omitted N would leave an earlier flag standing next to the new value
@@ -36,5 +44,5 @@ def reading_line(r: Reading) -> str:
             f"{fields}{flags} {int(r.ts.timestamp())}")
 
 
-def lines(readings: Iterable[Reading]) -> list[str]:
-    return [reading_line(r) for r in readings]
+def lines(readings: Iterable[Reading], omit_n: frozenset[str] = frozenset()) -> list[str]:
+    return [reading_line(r, omit_n) for r in readings]

@@ -1,8 +1,10 @@
 """Store errors.
 
 StoreError
- ├── StoreUnavailable   retryable: connection refused, timeout, 5xx
- ├── StoreRejected      permanent: the store refused the data (400, type conflict, retention)
+ ├── StoreUnavailable   retryable: connection refused, timeout, 5xx, 401/403/429, a missing
+ │                      database (404): outages, never a reason to dead-letter
+ ├── StoreRejected      permanent: the store refused the data itself (400: unparsable,
+ │                      field type conflict, beyond retention; 413): bisected, dead-lettered
  ├── QueryTooLarge      the query would exceed the configured bound
  └── QueryError         the query itself is invalid (bad station id, parameter, range)
 """

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-CST = timezone(timedelta(hours=8), "CST")
+from core.timeutil import CST
 
 
 def iso(ts: datetime, tz: timezone = CST) -> str:

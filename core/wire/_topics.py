@@ -4,6 +4,7 @@ from __future__ import annotations
 PREFIX = "fenwei/v1"
 READINGS_FILTER = f"{PREFIX}/+/+/+/readings"
 STATUS_FILTER = f"{PREFIX}/+/+/+/status"
+FILL_FILTER = f"{PREFIX}/+/+/+/fill"
 
 
 def readings_topic(city: str, kind: str, station: str) -> str:
@@ -16,6 +17,11 @@ def status_topic(city: str, kind: str, station: str) -> str:
 
 def config_topic(city: str, kind: str, station: str) -> str:
     return f"{PREFIX}/{city}/{kind}/{station}/config"
+
+
+def fill_topic(city: str, kind: str, station: str) -> str:
+    """The station's gap-fill command topic (the ingest publishes, the station's agent reads)."""
+    return f"{PREFIX}/{city}/{kind}/{station}/fill"
 
 
 def alerts_topic(city: str) -> str:

@@ -9,11 +9,12 @@ See docs/services/edge.md.
 from ._agent import EdgeAgent
 from ._config import (AgentConfig, DeviceConfig, FactorConfig, ListenerConfig, MqttConfig,
                       QcConfig, QueueConfig, load_config, parse_config)
-from ._devices import Device, default_devices, device_table, mn_for
+from ._devices import Device, default_devices, device_password, device_table, mn_for
 from ._queue import DurableQueue
 from .errors import ConfigError, EdgeError, QueueFullError
 
 __all__ = ["AgentConfig", "ConfigError", "Device", "DeviceConfig", "DurableQueue", "EdgeAgent",
            "EdgeError", "FactorConfig", "ListenerConfig", "MqttConfig", "QcConfig",
-           "QueueConfig", "QueueFullError", "default_devices", "device_table", "load_config",
+           "QueueConfig", "QueueFullError", "default_devices", "device_password", "device_table",
+           "load_config",
            "mn_for", "parse_config"]

@@ -9,7 +9,8 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
 
 from core.timeutil import parse_duration
 
@@ -53,7 +54,7 @@ class DeviceConfig(_Model):
 
 
 class ListenerConfig(_Model):
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # loopback: a site sets its LAN address (or 0.0.0.0) explicitly
     port: int = Field(0, ge=0, le=65535)
     max_length: int = Field(4096, ge=256, le=9999)  # HJ 212 data segment bound
 
@@ -78,7 +79,13 @@ class QueueConfig(_Model):
 
 
 class MqttConfig(_Model):
-    client_id_prefix: str = "fenwei-edge"
+    client_id_prefix: str = "fenwei-edge"  # without credentials_file: client id PREFIX-STATION
+    # MQTT 5: a publish the broker refuses (PUBACK reason code >= 0x80) stays queued. 3.1.1
+    # cannot tell a refusal from a delivery: only for brokers without ACLs (the demo's)
+    protocol: Literal["5", "3.1.1"] = "5"
+    # {station: password} as `fenwei broker config` writes it (credentials.json): each station
+    # connects as user = client id = station id; relative to data_dir
+    credentials_file: Path | None = None
     keepalive_s: int = Field(30, ge=5)
     max_inflight: int = Field(8, ge=1, le=1000)  # messages per station, each up to batch_max
     batch_max: int = Field(500, ge=1, le=1000)
@@ -93,6 +100,14 @@ class QcConfig(_Model):
     backfill_grace_s: float = Field(900.0, ge=0)  # late beyond period + grace: backfill
     stuck_count: int = Field(6, ge=2)
     stuck_params: tuple[str, ...] = DEFAULT_STUCK
+    # the flat-line policy (edge/agent/_qc.py StuckPolicy; unset = its defaults): a run is
+    # judged only at >= stuck_min_steps resolution steps (sub-hourly data), hourly data at
+    # >= stuck_hourly_min_steps over stuck_hourly_count identical hours; stuck_resolution
+    # overrides an instrument's resolution per parameter
+    stuck_min_steps: float | None = Field(None, gt=0)
+    stuck_hourly_min_steps: float | None = Field(None, gt=0)
+    stuck_hourly_count: int | None = Field(None, ge=2)
+    stuck_resolution: dict[str, float] | None = None
     spike: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SPIKE))
 
     @field_validator("spike")
@@ -102,6 +117,23 @@ class QcConfig(_Model):
         if bad:
             raise ValueError(f"spike thresholds must be > 0: {bad}")
         return {**DEFAULT_SPIKE, **v}
+
+
+class ClockConfig(_Model):
+    """Loggers' clocks (HJ 212): set with CN 1012 when off by more than ``tolerance_s``."""
+
+    set_time: bool = True
+    tolerance_s: float = Field(300.0, gt=0)
+    window_s: float = Field(7200.0, gt=0)          # interval uploads: judged over this window
+    min_interval_s: float = Field(3600.0, ge=0)   # between two 1012 to one logger
+
+
+class FillConfig(_Model):
+    """Gap-fill requests from the ingest (``fenwei/v1/.../fill``): ask the logger for a span."""
+
+    enabled: bool = True
+    max_span_s: int = Field(3 * 86400, ge=60)     # longer requests are refused (counted)
+    query_step_s: int = Field(3600, ge=60)        # SL 651 38 query time step
 
 
 class AgentConfig(_Model):
@@ -116,12 +148,64 @@ class AgentConfig(_Model):
     mqtt: MqttConfig = MqttConfig()
     qc: QcConfig = QcConfig()
     push_interval: bool = True  # send a remote-configured interval to HJ 212 loggers (CN 1062)
+    clock: ClockConfig = ClockConfig()
+    fill: FillConfig = FillConfig()
+    # catalogue devices' passwords: derived per device from this site secret, or (demo = true)
+    # the firmware simulator's well-known ones; catalogue_devices needs exactly one of them
+    device_secret: SecretStr | None = None
+    demo: bool = False
     devices: tuple[DeviceConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _passwords(self) -> "AgentConfig":
+        secret = self.device_secret is not None
+        if self.catalogue_devices and secret == self.demo:
+            raise ValueError("catalogue_devices needs either device_secret (a per-device "
+                             "password derived from this site secret) or demo = true (the "
+                             "simulator's well-known passwords), not both and not neither")
+        if secret and len(self.device_secret.get_secret_value()) < 16:
+            raise ValueError("device_secret must be at least 16 characters")
+        return self
 
     @property
     def queue_path(self) -> Path:
         p = Path(self.queue.path)
         return p if p.is_absolute() else self.data_dir / p
+
+    @property
+    def credentials_path(self) -> Path | None:
+        p = self.mqtt.credentials_file
+        return p if p is None or p.is_absolute() else self.data_dir / p
+
+
+class EdgeSection(BaseModel):
+    """The ``[edge]`` section of the shared ``fenwei.toml``: where the agent's own file is
+    (the format above, see ``edge/sample-config.toml``) and the listener ports, which win
+    over that file's. Without a file the agent runs on defaults under ``[fenwei] data_dir``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: Path | None = None                            # the agent's own TOML file
+    hj212_port: int | None = Field(None, ge=0, le=65535)  # default: the file's (9212)
+    sl651_port: int | None = Field(None, ge=0, le=65535)  # default: the file's (9651)
+    data_dir: Path | None = None                          # default: [fenwei] data_dir
+
+    @classmethod
+    def from_config(cls, config) -> "EdgeSection":
+        """The section (file, FENWEI_EDGE_*) with ``data_dir`` from ``[fenwei]`` when unset."""
+        values = config.values("edge")
+        values.setdefault("data_dir", config.settings.data_dir)
+        return cls.model_validate(values)
+
+    def agent_config(self) -> AgentConfig:
+        """The agent's configuration: its file (or defaults), then these ports.
+        Raises :class:`ConfigError`."""
+        agent = load_config(self.config) if self.config else \
+            AgentConfig(data_dir=self.data_dir or Path("."))
+        ports = {"hj212": self.hj212_port, "sl651": self.sl651_port}
+        update = {name: getattr(agent, name).model_copy(update={"port": port})
+                  for name, port in ports.items() if port is not None}
+        return agent.model_copy(update=update) if update else agent
 
 
 def parse_config(doc: dict) -> AgentConfig:
@@ -148,6 +232,6 @@ def load_config(path: str | Path) -> AgentConfig:
 def _explain(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        where = "edge." + ".".join(str(p) for p in err["loc"])
+        where = "edge." + ".".join(str(p) for p in err["loc"]) if err["loc"] else "edge"
         parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return "invalid edge config: " + "; ".join(parts)

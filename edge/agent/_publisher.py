@@ -1,11 +1,16 @@
 """The broker side: one MQTT session per station, all driven by one thread.
 
-Each station has its own paho client (persistent session, QoS 1) so that its retained status
-and its last will speak for that station alone. The thread waits on every socket at once,
-hands the oldest queued readings to the broker in batches (never more than ``max_inflight``
-messages per station), deletes them from the queue when the broker acknowledges
-(``on_publish``), reconnects with exponential backoff and jitter, publishes the retained status,
-and applies remote configuration.
+Each station has its own paho client (MQTT 5, persistent session, QoS 1) and, with a
+credentials file, its own user and client id (the station id), so that the broker's
+per-station ACL applies and its retained status and last will speak for that station alone.
+The thread waits on every socket at once, hands the oldest queued readings to the broker in
+batches (never more than ``max_inflight`` messages per station), deletes them from the queue
+when the broker acknowledges them with a success reason code (``on_publish``), reconnects with
+exponential backoff and jitter, publishes the retained status, and applies remote
+configuration. A refused publish (PUBACK reason code >= 0x80, e.g. 135 not authorized) is never
+taken as delivered: its readings stay queued, the station holds off with the same backoff, and
+the refusal is counted (``refused``), logged at error and raised as the ``publish_refused``
+alarm on the status topics until the broker accepts the station's readings again.
 """
 from __future__ import annotations
 
@@ -21,13 +26,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
+from core.backoff import backoff_delay
 from core.catalogue import Station
+from core.mqtt import (TlsFiles, connect_args, make_client, reason_name, refused,
+                       session_properties)
 from core.settings import Settings
-from core.wire import config_topic, iso, readings_topic, status_topic
+from core.wire import config_topic, fill_topic, iso, readings_topic, status_topic
 
 from ._config import AgentConfig
 from ._queue import DurableQueue, Message
@@ -45,37 +52,27 @@ class _Link:
     topic: str
     status_topic: str
     config_topic: str
+    fill_topic: str = ""
     connected: bool = False
     next_attempt: float = 0.0
     attempts: int = 0
     inflight: dict[int, Message] = field(default_factory=dict)
     resend: deque = field(default_factory=deque)
     status_mid: int | None = None
+    refused: str | None = None      # reason of the last refused publish, until one succeeds
+    refusals: int = 0               # refused publishes in a row: the hold-off's backoff step
+    hold_until: float = 0.0         # monotonic: no new readings before (after a refusal)
 
 
-def _default_factory(settings: Settings) -> ClientFactory:
-    url = urlsplit(settings.mqtt_url)
+def _default_factory(settings: Settings, protocol: str = "5") -> ClientFactory:
+    """MQTT 5 clients (3.1.1 where configured); URL credentials and TLS files from
+    ``settings``."""
+    tls = TlsFiles.from_settings(settings)
 
     def make(client_id: str) -> mqtt.Client:
-        transport = "websockets" if url.scheme in ("ws", "wss") else "tcp"
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             clean_session=False, protocol=mqtt.MQTTv311, transport=transport)
-        if url.username:
-            client.username_pw_set(unquote(url.username),
-                                   unquote(url.password) if url.password else None)
-        if url.scheme in ("mqtts", "wss"):
-            client.tls_set(ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-                           certfile=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
-                           keyfile=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
-        return client
+        return make_client(settings.mqtt_url, client_id=client_id, protocol=protocol, tls=tls,
+                           clean_session=False)   # 3.1.1: a persistent session too
     return make
-
-
-def broker_address(mqtt_url: str) -> tuple[str, int]:
-    url = urlsplit(mqtt_url)
-    default = {"mqtt": 1883, "mqtts": 8883, "ws": 80, "wss": 443}.get(url.scheme, 1883)
-    return url.hostname or "127.0.0.1", url.port or default
 
 
 class Publisher:
@@ -84,12 +81,17 @@ class Publisher:
     def __init__(self, config: AgentConfig, settings: Settings, queue: DurableQueue,
                  stations: list[Station], stats: Stats, remote: RemoteConfigurator, *,
                  client_factory: ClientFactory | None = None, clock=time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 credentials: dict[str, str] | None = None,
+                 on_fill: Callable[[Station, bytes], None] | None = None) -> None:
         self._cfg, self._mq = config, config.mqtt
         self._queue, self._stats, self._remote, self._clock = queue, stats, remote, clock
         self._rng = rng or random.Random()
-        self._host, self._port = broker_address(settings.mqtt_url)
-        factory = client_factory or _default_factory(settings)
+        address = connect_args(settings.mqtt_url)
+        self._host, self._port = address["host"], address["port"]
+        factory = client_factory or _default_factory(settings, config.mqtt.protocol)
+        self._creds = credentials or {}
+        self._on_fill = on_fill
         self._links = [self._link(st, factory) for st in stations]
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -105,9 +107,14 @@ class Publisher:
     # -- lifecycle --------------------------------------------------------------------------
 
     def _link(self, st: Station, factory: ClientFactory) -> _Link:
-        client = factory(f"{self._mq.client_id_prefix}-{st.id}")
+        password = self._creds.get(st.id)
+        client = factory(st.id if password is not None else
+                         f"{self._mq.client_id_prefix}-{st.id}")
+        if password is not None:    # user = client id = station id: the broker binds them
+            client.username_pw_set(st.id, password)
         link = _Link(st, client, readings_topic(st.city, st.kind, st.id),
-                     status_topic(st.city, st.kind, st.id), config_topic(st.city, st.kind, st.id))
+                     status_topic(st.city, st.kind, st.id), config_topic(st.city, st.kind, st.id),
+                     fill_topic(st.city, st.kind, st.id))
         client.user_data_set(link)
         client.max_inflight_messages_set(self._mq.max_inflight + 4)
         client.max_queued_messages_set(0)
@@ -117,7 +124,10 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        client.connect_async(self._host, self._port, keepalive=self._mq.keepalive_s)
+        persistent = {"clean_start": False, "properties": session_properties()} \
+            if client.protocol == mqtt.MQTTv5 else {}
+        client.connect_async(self._host, self._port, keepalive=self._mq.keepalive_s,
+                             **persistent)
         link.resend.extend(self._queue.assigned(st.id))
         return link
 
@@ -204,6 +214,8 @@ class Publisher:
     def _next_deadline(self) -> float:
         now = time.monotonic()
         waits = [max(0.0, l.next_attempt - now) for l in self._links if l.client.socket() is None]
+        waits += [max(0.0, l.hold_until - now) for l in self._links
+                  if l.connected and l.hold_until > now]
         if self._status_urgent:
             waits.append(max(0.05, self._last_status + 1.0 - now))
         return min(waits, default=1.0)
@@ -218,24 +230,27 @@ class Publisher:
                                self._port, exc, link.next_attempt - time.monotonic())
 
     def _backoff(self, link: _Link) -> None:
-        cap = min(self._mq.backoff_max_s, self._mq.backoff_initial_s * 2 ** min(link.attempts, 30))
+        delay = backoff_delay(link.attempts, self._mq.backoff_initial_s,
+                              self._mq.backoff_max_s, self._rng.random)
         link.attempts += 1
-        link.next_attempt = time.monotonic() + cap / 2 + self._rng.random() * cap / 2
+        link.next_attempt = time.monotonic() + delay
 
     # -- paho callbacks (run in this thread, inside client.loop) ------------------------------
 
     def _on_connect(self, client, link: _Link, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self._rlog.warning(f"connack:{link.station.id}", "station %s: broker refused the "
-                               "connection: %s", link.station.id, reason_code)
+            self._rlog.error(f"connack:{link.station.id}", "station %s: broker refused the "
+                             "connection: %s", link.station.id, reason_code)
             self._stats.inc("mqtt.refused", station=link.station.id)
             client.disconnect()
             return
-        link.connected, link.attempts = True, 0
+        link.connected, link.attempts, link.hold_until = True, 0, 0.0
         self._stats.inc("mqtt.connects", station=link.station.id)
         log.info("station %s: connected to %s:%d (session present: %s)", link.station.id,
                  self._host, self._port, flags.session_present)
         client.subscribe(link.config_topic, qos=1)
+        if self._on_fill is not None:
+            client.subscribe(link.fill_topic, qos=1)
         self._publish_status(link, "online")
 
     def _on_disconnect(self, client, link: _Link, flags, reason_code, properties) -> None:
@@ -251,22 +266,51 @@ class Publisher:
         if mid == link.status_mid:
             link.status_mid = None
         msg = link.inflight.pop(mid, None)
+        if refused(reason_code):
+            self._refused(link, msg, reason_code)
+            return
         if msg is None:
             return
+        if link.refused is not None:
+            log.info("station %s: the broker accepts its readings again", link.station.id)
+            link.refused, link.refusals, self._status_urgent = None, 0, True
         self._acked.extend(msg.ids)
         self._stats.inc("published", len(msg.ids), station=link.station.id)
         self._stats.inc("messages", station=link.station.id)
+
+    def _refused(self, link: _Link, msg: Message | None, reason_code) -> None:
+        """The broker refused a publish: its readings stay queued, the station holds off."""
+        st, reason = link.station.id, reason_name(reason_code)
+        if msg is None:             # our status message
+            self._rlog.error(f"status-refused:{st}", "station %s: the broker refused its "
+                             "status on %s: %s", st, link.status_topic, reason_code)
+            return
+        link.resend = deque(sorted([*link.resend, msg], key=lambda m: m.seq))
+        link.hold_until = time.monotonic() + backoff_delay(
+            link.refusals, self._mq.backoff_initial_s, self._mq.backoff_max_s, self._rng.random)
+        link.refusals += 1
+        self._stats.inc("refused", len(msg.ids), station=st)
+        self._stats.inc(f"refused.{reason}", len(msg.ids), station=st)
+        if link.refused is None:
+            self._status_urgent = True
+        link.refused = reason
+        self._rlog.error(f"refused:{st}", "station %s: the broker refused %d readings on %s "
+                         "(%s): kept queued (%d), retry in %.1f s; check the station's MQTT "
+                         "user and ACL", st, len(msg.ids), link.topic, reason_code,
+                         self._queue.depth(st), link.hold_until - time.monotonic())
 
     def _on_message(self, client, link: _Link, message) -> None:
         if message.topic == link.config_topic:
             self._remote.apply(link.station, message.payload)
             self._publish_status(link, "online")
+        elif message.topic == link.fill_topic and self._on_fill is not None:
+            self._on_fill(link.station, message.payload)
 
     # -- readings ---------------------------------------------------------------------------
 
     def _fill(self, link: _Link) -> None:
         free = self._mq.max_inflight - len(link.inflight)
-        if free <= 0:
+        if free <= 0 or time.monotonic() < link.hold_until:
             return
         batch: list[Message] = []
         while link.resend and len(batch) < free:
@@ -348,6 +392,9 @@ class Publisher:
             alarms.append("queue_full")
         if agent.get("dropped.max_age"):
             alarms.append("queue_expired")
+        if link.refused is not None:
+            alarms.append("publish_refused")
+        refusing = [l.station.id for l in self._links if l.refused is not None]
         return {
             "v": 1, "station": st, "state": state, "agent": self._cfg.agent_id,
             "ts": iso(datetime.now(timezone.utc)),
@@ -356,6 +403,7 @@ class Publisher:
                       "agent_depth": total, "max_readings": self._cfg.queue.max_readings,
                       "policy": self._cfg.queue.policy, "inflight": len(link.inflight)},
             "alarms": alarms,
+            "refused": {"reason": link.refused, "agent_stations": refusing},
             "counters": self._stats.snapshot(st),
             "agent_counters": agent,
             "config": self._remote.state(st),

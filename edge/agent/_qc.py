@@ -3,12 +3,13 @@
 Nothing is dropped silently; every decision is counted under a reason and, for values,
 recorded in the reading's HJ 212 flags:
 
-* device flags are carried through (the agent never overrides a flag other than N);
+* device flags are carried through (the agent never overrides a flag other than N), upper
+  case (``core.flags.normalise``: a logger sending ``t`` means ``T``);
 * a value outside the catalogue's physically possible range is **left out** of ``values``
   (the wire format refuses it) and counted as ``dropped.out_of_range``, its raw value logged;
 * above the device's instrument range (``range_max``) but physically possible: flag ``T``;
 * a rate-of-change spike (jump larger than ``qc.spike[param]`` from the last accepted value of
-  the same period) or a flat line (``qc.stuck_count`` identical values in a row): flag ``D``;
+  the same period) or a flat line (see :class:`StuckPolicy`): flag ``D``;
 * device clock skew (its send time, HJ 212 QN or SL 651 send time, more than ``max_skew_s``
   from the agent's clock): ``ts`` stays the device's, ``agent_ts`` carries the agent's estimate;
 * data older than its own send time by more than period + ``backfill_grace_s``: ``backfill``.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from core.catalogue import Catalogue
+from core.flags import normalise
 from core.wire import parse_period, reading_dict
 
 from ._config import QcConfig
@@ -29,6 +31,59 @@ log = logging.getLogger(__name__)
 _MAX_AHEAD_S = 86400 - 600  # the wire decoder refuses ts more than a day ahead
 _MIN_TS = datetime(2000, 1, 2, tzinfo=timezone.utc).timestamp()
 _SPIKE_ACCEPT = 3  # this many "spikes" in a row are a new level, not a spike
+_HOUR_S = 3600
+
+#: Instrument resolution: the smallest step a reading moves by (µg/m³; CO mg/m³; °C; %).
+RESOLUTION = {"pm25": 1.0, "pm10": 1.0, "so2": 1.0, "no2": 1.0, "o3": 1.0, "co": 0.1,
+              "temp": 0.1, "rh": 1.0}
+#: Parameters whose value is a concentration (a floor above zero applies to them).
+CONCENTRATIONS = frozenset({"pm25", "pm10", "so2", "no2", "o3", "co"})
+
+
+@dataclass(frozen=True, slots=True)
+class StuckPolicy:
+    """When a run of identical values is a stuck instrument rather than clean, steady air.
+
+    A reading repeats by chance while the instrument's noise stays under one resolution
+    step, which is normal near zero: integer SO2 at 12 µg/m³ or CO at 1.2 mg/m³ (0.1
+    resolution) repeat for hours in clean air, hourly means above all (averaging removes
+    the noise). So a concentration is checked only at or above a floor of
+    ``min_steps`` x its resolution, and hourly (or longer) data only far above zero
+    (``hourly_min_steps``) over a longer run (``hourly_count`` readings):
+
+    * sub-hourly data (minute, real-time): ``stuck_count`` identical readings in a row
+      (default 6) at >= 20 steps (SO2/NO2/O3/PM >= 20 µg/m³, CO >= 2.0 mg/m³);
+    * hourly data: 12 identical hours at >= 100 steps (SO2 >= 100 µg/m³, CO >= 10 mg/m³),
+      so hourly gases at low concentrations are never checked by default.
+
+    Temperature and humidity have no floor (the count alone). ``resolution`` overrides
+    :data:`RESOLUTION` per parameter.
+    """
+
+    min_steps: float = 20
+    hourly_min_steps: float = 100
+    hourly_count: int = 12
+    resolution: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, qc: QcConfig) -> "StuckPolicy":
+        """The policy of a QC config: its optional ``stuck_*`` settings, else the defaults."""
+        d = cls()
+        return cls(getattr(qc, "stuck_min_steps", None) or d.min_steps,
+                   getattr(qc, "stuck_hourly_min_steps", None) or d.hourly_min_steps,
+                   getattr(qc, "stuck_hourly_count", None) or d.hourly_count,
+                   tuple((getattr(qc, "stuck_resolution", None) or {}).items()))
+
+    def floor(self, name: str, hourly: bool) -> float:
+        """The lowest value a run of ``name`` is judged at (0 for non-concentrations)."""
+        if name not in CONCENTRATIONS:
+            return 0.0
+        step = dict(self.resolution).get(name, RESOLUTION.get(name, 0.0))
+        return step * (self.hourly_min_steps if hourly else self.min_steps)
+
+    def count(self, stuck_count: int, hourly: bool) -> int:
+        """Identical readings in a row that make a flat line."""
+        return max(stuck_count, self.hourly_count) if hourly else stuck_count
 
 
 @dataclass(slots=True)
@@ -71,6 +126,7 @@ class QualityControl:
         self._per_station: dict[str, QcConfig] = {}
         self._tracks: dict[tuple[str, str, str], _Track] = {}
         self._ranges: dict[str, dict[str, float]] = {}
+        self._policies: dict[int, tuple[QcConfig, StuckPolicy]] = {}
         self._rlog = RateLimitedLog(log)
 
     def set_config(self, station: str, qc: QcConfig) -> None:
@@ -93,7 +149,7 @@ class QualityControl:
         sent = raw.sent.timestamp() if raw.sent is not None else None
         agent_ts, backfill = self._timing(st, qc, ts, sent, now, period_s)
         if not backfill:
-            self._rate_checks(st, qc, raw.period, ts, values, flags)
+            self._rate_checks(st, qc, raw.period, ts, values, flags, period_s >= _HOUR_S)
         self._instrument_range(st, values, flags)
         if not values:
             self._stats.inc("dropped", station=st)
@@ -124,7 +180,7 @@ class QualityControl:
         out = {}
         for name, f in flags.items():
             if name in values:
-                out[name] = f
+                out[name] = normalise(f) or "N"
             else:
                 self._stats.inc("qc.flag_without_value", station=st)
         return out
@@ -146,14 +202,15 @@ class QualityControl:
             self._stats.inc("backfill", station=st)
         return agent_ts, backfill
 
-    def _rate_checks(self, st, qc: QcConfig, period, ts, values, flags) -> None:
+    def _rate_checks(self, st, qc: QcConfig, period, ts, values, flags, hourly: bool) -> None:
+        policy = self._policy(qc)
         for name, v in values.items():
             track = self._tracks.setdefault((st, name, period), _Track())
             if ts <= track.last_ts:
                 continue  # out of order: no rate checks
             track.last_ts = ts
             reason = self._spike(track, qc.spike.get(name), v) or \
-                self._stuck(track, qc, name, v)
+                self._stuck(track, qc, policy, name, v, hourly)
             if reason and flags.get(name, "N") == "N":
                 flags[name] = "D"
                 self._stats.inc("qc_flags", station=st)
@@ -170,15 +227,25 @@ class QualityControl:
             track.ref, track.spikes = v, 0
         return "spike"
 
+    def _policy(self, qc: QcConfig) -> StuckPolicy:
+        key = id(qc)
+        cached = self._policies.get(key)
+        if cached is None or cached[0] is not qc:
+            cached = self._policies[key] = (qc, StuckPolicy.of(qc))
+        return cached[1]
+
     @staticmethod
-    def _stuck(track: _Track, qc: QcConfig, name: str, v: float) -> str | None:
+    def _stuck(track: _Track, qc: QcConfig, policy: StuckPolicy, name: str, v: float,
+               hourly: bool) -> str | None:
         if name not in qc.stuck_params:
             return None
         if v == track.run_value:
             track.run += 1
         else:
             track.run, track.run_value = 1, v
-        return "stuck" if track.run >= qc.stuck_count else None
+        if abs(v) < policy.floor(name, hourly):
+            return None   # near zero a steady reading is clean air, not a fault
+        return "stuck" if track.run >= policy.count(qc.stuck_count, hourly) else None
 
     def _instrument_range(self, st: str, values: dict, flags: dict) -> None:
         for name, limit in self._ranges.get(st, {}).items():

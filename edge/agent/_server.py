@@ -1,7 +1,8 @@
 """Field side: asyncio TCP listeners, one protocol session per connection.
 
 Sessions run in one worker thread (their QC state is shared and the durable write blocks on
-fsync), so the event loop keeps accepting and reading while a reading is being committed.
+fsync), so the event loop keeps accepting and reading while a reading is being committed. A
+session with a ``poll_s`` (SL 651) is polled after that many seconds without bytes.
 """
 from __future__ import annotations
 
@@ -58,8 +59,17 @@ class FieldServer:
         if self._on_session:
             self._on_session(session, writer)
         loop = asyncio.get_running_loop()
+        idle = getattr(session, "poll_s", None)
         try:
-            while data := await reader.read(READ_CHUNK):
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_CHUNK), idle)
+                except asyncio.TimeoutError:      # idle: let the session give up held bytes
+                    replies = await loop.run_in_executor(self._executor, session.poll)
+                    await self._send(writer, replies)
+                    continue
+                if not data:
+                    break
                 replies = await loop.run_in_executor(self._executor, session.feed, data)
                 await self._send(writer, replies)
             replies = await loop.run_in_executor(self._executor, session.close)

@@ -5,6 +5,12 @@ says more follows gets ACK 06 at once (the unit needs it to go on); a complete r
 04 only after its readings are stored durably; keep-alives are not answered. SL 651 has no
 error reply, so refused frames (unknown station address, wrong password, bad CRC, ...) get no
 answer (the unit resends) and are counted with their reason.
+
+``units`` keeps the last frame of each unit on this connection, so that the agent can address
+a 38 period query to it (gap filling, ``_fill.py``); the unit's 38 answers are readings like
+any report. An impossible observation time (before 2000, or a day ahead) is moved, with the
+frame's other times, so that its latest lands on the station's reporting grid (an hourly
+report at the top of the hour that began) rather than at the arrival instant.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from typing import Callable
 from edge.protocols.sl651 import (EndChar, Frame, FrameError, FunctionCode, Reassembler,
                                   StreamDecoder, ack, observations)
 
+from ._clocks import impossible, instant_grid, regrid
 from ._devices import Device
 from ._qc import RawReading
 from ._sink import Sink
@@ -30,12 +37,21 @@ class Sl651Session:
         self._decoder = StreamDecoder()
         self._reassembler = Reassembler()
         self._rlog = RateLimitedLog(log)
+        self.units: dict[str, Frame] = {}   # station address -> its last accepted frame
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._handle_all(self._decoder.feed(data))
 
     def close(self) -> list[bytes]:
         return self._handle_all(self._decoder.flush())
+
+    #: the listener calls :meth:`poll` after this many seconds without bytes
+    poll_s = 1.0
+
+    def poll(self) -> list[bytes]:
+        """Idle: a frame held back for bytes that never came is given up after the codec's
+        idle timeout, so that what follows it is decoded (and counted ``errors.truncated``)."""
+        return self._handle_all(self._decoder.poll())
 
     def _handle_all(self, items) -> list[bytes]:
         replies: list[bytes] = []
@@ -78,6 +94,7 @@ class Sl651Session:
             self._rlog.warning(f"pw:{item.station}", "SL 651: bad password from %s",
                                item.station)
             return []
+        self.units[item.station] = item
         replies = []
         if item.packets is not None and item.end == EndChar.ETB:
             replies.append(ack(item, sent=self._now(), serial=item.serial))
@@ -100,7 +117,21 @@ class Sl651Session:
 
     def _readings(self, dev: Device, frame: Frame) -> list[RawReading]:
         out = []
-        for obs in observations(frame):
+        obs_list = observations(frame)
+        now = self._clock()
+        if obs_list and any(impossible(o["ts"].timestamp(), now) for o in obs_list):
+            grid = instant_grid(now, dev.station.interval_s)
+            times = regrid([o["ts"] for o in obs_list], grid)
+            self._stats.inc("clock.ts_on_grid", station=dev.station.id)
+            self._rlog.warning(f"grid:{dev.station.id}", "station %s: impossible observation "
+                               "time %s placed at %s on its reporting grid", dev.station.id,
+                               obs_list[-1]["ts"].isoformat(), times[-1].isoformat())
+            for o, t in zip(obs_list, times):
+                o["ts"] = t
+            frame_sent = None                    # the send time comes from the same clock
+        else:
+            frame_sent = frame.sent
+        for obs in obs_list:
             values, flags = {}, {}
             for name, v in obs["values"].items():
                 entry = dev.factor_map.get(name)
@@ -111,6 +142,7 @@ class Sl651Session:
                 if entry is not None:
                     flags[entry[0]] = f
             if values or flags:
-                out.append(RawReading(dev.station.id, obs["ts"], "PT0S", values, flags,
-                                      sent=frame.sent))
+                out.append(RawReading(dev.station.id, obs["ts"], obs.get("period", "PT0S"),
+                                      values, flags,
+                                      sent=frame_sent))
         return out

@@ -7,8 +7,8 @@ import time
 from collections import Counter
 
 #: Counter names that appear in every status message, even at zero.
-BASE_COUNTERS = ("received", "queued", "published", "dropped", "rejected", "crc_errors",
-                 "qc_flags", "bad_password", "unknown_device")
+BASE_COUNTERS = ("received", "queued", "published", "refused", "dropped", "rejected",
+                 "crc_errors", "qc_flags", "bad_password", "unknown_device")
 
 
 class Stats:
@@ -54,6 +54,12 @@ class RateLimitedLog:
         self._lock = threading.Lock()
 
     def warning(self, key: str, msg: str, *args) -> None:
+        self.log(logging.WARNING, key, msg, *args)
+
+    def error(self, key: str, msg: str, *args) -> None:
+        self.log(logging.ERROR, key, msg, *args)
+
+    def log(self, level: int, key: str, msg: str, *args) -> None:
         now = self._clock()
         with self._lock:
             last = self._last.get(key)
@@ -63,6 +69,7 @@ class RateLimitedLog:
             self._last[key] = now
             extra = self._suppressed.pop(key, 0)
         if extra:
-            self._log.warning(msg + " (and %d more like it since the last report)", *args, extra)
+            self._log.log(level, msg + " (and %d more like it since the last report)",
+                          *args, extra)
         else:
-            self._log.warning(msg, *args)
+            self._log.log(level, msg, *args)

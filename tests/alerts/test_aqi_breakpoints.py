@@ -10,9 +10,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from alerts.aqi import EDITIONS, TableError, edition_at, iaqi
-from alerts.aqi._tables import load
-from alerts.aqi._iaqi import grade
+from core.aqi import EDITIONS, TableError, edition_at, iaqi
+from core.aqi._tables import load
+from core.aqi._iaqi import grade
 
 OLD = "2025-06-01T00:00:00+08:00"  # HJ 633-2012
 NEW = "2026-06-01T00:00:00+08:00"  # HJ 633-2026
@@ -198,7 +198,7 @@ def test_above_top_with_substitute_is_not_graded_alone(table, conc):
     ],
 )
 def test_edition_switch(at, edition):
-    from alerts.aqi._scalar import parse_at
+    from core.aqi._scalar import parse_at
 
     assert edition_at(parse_at(at)).id == edition
 
@@ -213,7 +213,7 @@ def test_vectorised_grade_switches_edition_per_element():
 
 
 def _doc(**edits):
-    text = resources.files("alerts.aqi").joinpath("breakpoints.json").read_text("utf-8")
+    text = resources.files("core.aqi").joinpath("breakpoints.json").read_text("utf-8")
     doc = json.loads(text)
     for path, value in edits.items():
         node = doc

@@ -6,10 +6,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from alerts.aqi.cli import app
+from core.aqi.cli import app
 
 runner = CliRunner()
-KEYS = {"aqi", "iaqi", "category", "level", "colour", "primary", "exceeding", "edition"}
+KEYS = {"aqi", "iaqi", "category", "level", "colour", "primary", "exceeding", "edition",
+        "aqi_lower_bound", "missing"}
 ALL = ["pm25=75", "pm10=50", "so2=10", "no2=20", "co=0.5", "o3=60"]
 
 
@@ -49,6 +50,8 @@ def test_daily_json_full_payload():
         "primary": ["pm25"],
         "exceeding": ["pm25", "o3_8h"],
         "edition": "2012",
+        "aqi_lower_bound": 206,   # nothing missing: the bound is the AQI itself
+        "missing": [],
     }
 
 
@@ -86,3 +89,12 @@ def test_unresolved_so2_is_null_with_note_on_stderr():
 )
 def test_bad_arguments_fail(args):
     assert runner.invoke(app, ["calc", *args]).exit_code != 0
+
+
+def test_a_missing_indicator_blanks_the_aqi_but_gives_its_lower_bound():
+    out = _json(["pm25=260", "pm10=50", "so2=missing", "no2=20", "co=0.5", "o3=60",
+                 "--at", "2025-12-01T08:00:00+08:00"])
+    # pm25 on the 24 h rows: 250..350 -> 300..400: 300 + 100*10/100 = 310; so2 has no value
+    assert out["aqi"] is None and out["level"] is None
+    assert (out["aqi_lower_bound"], out["missing"]) == (310, ["so2"])
+    assert out["iaqi"]["so2"] is None and out["iaqi"]["pm25"] == 310

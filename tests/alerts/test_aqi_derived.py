@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alerts.aqi import calculate, recompute
+from core.aqi import calculate, recompute
 from core.store import open_store
 from core.wire import Reading
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alerts.aqi import InputError, city_aqi, city_concentrations, daily_aqi, hourly_aqi, rolling_aqi
-from alerts.aqi.bench import run_bench
+from core.aqi import InputError, city_aqi, city_concentrations, daily_aqi, hourly_aqi, rolling_aqi
+from core.aqi.bench import run_bench
 
 CLEAN = {"pm25": 20.0, "pm10": 20.0, "so2": 5.0, "no2": 10.0, "co": 0.3, "o3": 40.0}  # pm25 dominates (29)
 

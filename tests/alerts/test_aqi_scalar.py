@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.aqi import InputError, calculate, category_of
+from core.aqi import InputError, calculate, category_of
 
 OLD = "2025-12-01T10:00:00+08:00"
 NEW = "2026-04-01T10:00:00+08:00"

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from alerts.ecoflow import (Grading, RatingCurve, TargetError, TargetStore, daily_flow,
+from core.ecoflow import (Grading, RatingCurve, TargetError, TargetStore, daily_flow,
                             grade_days, monday_list, monthly_compliance, store_daily_flow,
                             yearly_summary)
 from core.store import open_store

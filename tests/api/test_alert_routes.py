@@ -126,26 +126,42 @@ def test_me(env):
     assert client.get("/me").status_code == 401
 
 
-def test_sse_stream_delivers_broadcast_events(env):
+def test_sse_stream_delivers_events_from_the_state_database(env):
+    """Events are the broadcast outbox rows, read from the database (not an in-process
+    broadcaster): an acknowledgement made after the stream opened reaches it, named and
+    numbered; ``Last-Event-ID`` resumes after that row."""
     client, tokens, svc = env
     assert client.get("/events").status_code == 401
     assert client.get(f"/events?key={tokens['station']}").status_code == 403
-    got = []
+    a = _alert_of(client, tokens, "xian")
 
-    def publish_soon():
+    def ack_soon():
         import time
         time.sleep(0.5)
-        svc.broadcaster.publish({"alert_id": "x1", "event": "issued", "kind": "air.warning",
-                                 "level": "red", "state": "active", "subject": ["xian"],
-                                 "idempotency_key": "k1"})
-    threading.Thread(target=publish_soon, daemon=True).start()
-    with client.stream("GET", f"/events?key={tokens['inspector']}") as resp:
+        svc.acknowledge(a["id"], "王工")
+    threading.Thread(target=ack_soon, daemon=True).start()
+    got = _first_event(client, f"/events?key={tokens['inspector']}")
+    assert got["event"] == "acknowledged" and got["data"]["alert_id"] == a["id"]
+    assert got["data"]["acknowledged_by"] == "王工" and got["data"]["sent_at"]
+    issued = [r["id"] for r in svc.outbox() if r["channel"] == "sse" and r["event"] == "issued"
+              and r["alert_id"] == a["id"]]
+    again = _first_event(client, f"/events?key={tokens['inspector']}",
+                         headers={"Last-Event-ID": str(issued[0] - 1)})
+    assert again["id"] == str(issued[0]) and again["event"] == "issued"
+
+
+def _first_event(client, url, headers=None) -> dict:
+    frame: dict = {}
+    with client.stream("GET", url, headers=headers) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         for line in resp.iter_lines():
-            if line.startswith("data: "):
-                got.append(json.loads(line[6:]))
-                break
-    assert got[0]["alert_id"] == "x1" and got[0]["level"] == "red"
+            name, _, value = line.partition(": ")
+            if name in ("id", "event"):
+                frame[name] = value
+            elif name == "data":
+                frame["data"] = json.loads(value)
+                return frame
+    raise AssertionError("the stream ended without an event")
 
 
 def test_alert_routes_answer_503_without_a_service(catalogue, tmp_path):
@@ -153,3 +169,42 @@ def test_alert_routes_answer_503_without_a_service(catalogue, tmp_path):
     key = keys.create("i", "inspector")[1]
     client = TestClient(create_app(open_store("duckdb://:memory:", catalogue), catalogue, keys))
     assert client.get("/alerts", headers={"Authorization": f"Bearer {key}"}).status_code == 503
+
+
+@pytest.mark.parametrize("since, count", [
+    ("2026-12-10T10:20:00", 1),          # no offset: CST, i.e. 02:20 UTC (the alerts opened then)
+    ("2026-12-10T10:21:00", 0),
+    ("2026-12-10T02:20:00+00:00", 1),
+    ("2026-12-10T02:21:00Z", 0),
+])
+def test_alerts_since_reads_a_time_without_offset_as_cst(env, since, count):
+    client, tokens, _ = env
+    r = client.get("/alerts", headers=H(tokens, "inspector"),
+                   params={"since": since, "city": "xian"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()) == count
+
+
+@pytest.mark.parametrize("since", ["yesterday", "10:20", "0001-01-01T00:00:00"])
+def test_alerts_since_bad_values_are_422(env, since):
+    client, tokens, _ = env
+    r = client.get("/alerts", headers=H(tokens, "inspector"), params={"since": since})
+    assert r.status_code == 422 and "since" in r.json()["detail"]
+
+
+def test_alert_rows_link_a_city_warning_to_its_regional_warning(env):
+    """A city warning whose level the Fen-Wei regional warning set carries ``regional`` (the
+    air_warning rule writes it into the evidence); other alerts carry null."""
+    import sqlalchemy as sa
+    from alerts._db import alerts as alerts_table
+    client, tokens, svc = env
+    a = _alert_of(client, tokens, "xian")
+    assert a["regional"] is None
+    reg = {"alert_id": "r" * 32, "level": "orange", "subject": "region:fenwei",
+           "source": "forecast", "issued_by": "rule"}
+    with svc.engine.begin() as conn:
+        conn.execute(alerts_table.update().where(alerts_table.c.id == a["id"]).values(
+            evidence={"regional": reg, "basis": "regional"}))
+    row = _alert_of(client, tokens, "xian")
+    assert row["regional"] == {**reg, "raised": True, "url": None}
+    assert _alert_of(client, tokens, "baoji")["regional"] is None

@@ -12,7 +12,7 @@ from api.app import create_app
 from api.auth import KeyStore, RateLimiter
 from core.store import open_store
 from ingest import DeadLetter
-from ingest._deadletter import DeadLetters, connect
+from core.deadletters import DeadLetters, connect
 
 ROLES = ["station", "inspector", "city-team", "bureau", "admin"]
 SCOPES = {"station": "1462A", "city-team": "xian", "bureau": "Shaanxi"}

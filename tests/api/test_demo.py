@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,20 +16,65 @@ import httpx
 FENWEI = [sys.executable, "-m", "core.cli"]
 
 
+class _Lines:
+    """Every line a process writes, read by a thread of its own (a ``select`` on a text pipe
+    misses lines Python has already buffered, and a wait could then never end); each line
+    is also appended to ``sink``, the caller's list, as it arrives."""
+
+    def __init__(self, stream, sink: list[str] | None = None) -> None:
+        self.lines: list[str] = []
+        self.pos = 0                  # where the next search starts
+        self._sink = sink
+        self._cond = threading.Condition()
+        self._done = False
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True,
+                                        name="process-output")
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line)
+                if self._sink is not None:
+                    self._sink.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
+    def until(self, pattern: str, timeout: float) -> re.Match:
+        rx, deadline = re.compile(pattern), time.monotonic() + timeout
+        with self._cond:
+            while True:
+                while self.pos < len(self.lines):
+                    m = rx.search(self.lines[self.pos])
+                    self.pos += 1
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if self._done or left <= 0:
+                    raise AssertionError(f"no line matching {pattern!r}; output so far:\n"
+                                         + "".join(self.lines))
+                self._cond.wait(left)
+
+    def rest(self, timeout: float) -> str:
+        """Everything, once the stream has ended (or ``timeout`` passed)."""
+        self._thread.join(timeout)
+        return "".join(self.lines)
+
+
+def _output(proc, seen: list[str] | None = None) -> _Lines:
+    """The process's output reader (started at the first call; ``seen`` gets every line)."""
+    out = getattr(proc, "fenwei_output", None)
+    if out is None:
+        out = proc.fenwei_output = _Lines(proc.stdout, seen)
+    return out
+
+
 def _read_until(proc, pattern: str, timeout: float, seen: list[str]) -> re.Match:
-    deadline = time.monotonic() + timeout
-    rx = re.compile(pattern)
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            m = rx.search(line)
-            if m:
-                return m
-    raise AssertionError(f"no line matching {pattern!r}; output so far:\n{''.join(seen)}")
+    """The next output line matching ``pattern``; every line read goes on into ``seen``
+    (the reader keeps reading, so the process never blocks on a full pipe)."""
+    return _output(proc, seen).until(pattern, timeout)
 
 
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen:
@@ -65,12 +110,14 @@ def test_demo_serves_stored_readings_and_stops_cleanly(tmp_path):
         assert rows[0]["pm25"] > 0 and rows[0]["pm25_flag"] == "N"
         assert rows[0]["time"].endswith("+08:00")
         _read_until(proc, r"received .* msg/s \| stored", 30, seen)
+        at = len(seen)
         proc.send_signal(signal.SIGINT)
         # bounded: the running rule and job passes finish first (seconds on a quiet machine,
         # tens of seconds on a loaded one)
-        out, _ = proc.communicate(timeout=90)
-        assert proc.returncode == 0, "".join(seen) + out
-        assert "stopped:" in out
+        proc.wait(timeout=90)
+        _output(proc).rest(10)
+        assert proc.returncode == 0, "".join(seen)
+        assert "stopped:" in "".join(seen[at:])
     finally:
         if proc.poll() is None:
             proc.kill()

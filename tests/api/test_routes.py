@@ -6,15 +6,17 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from alerts.aqi import recompute
-from alerts.ecoflow import TargetStore
+from core.aqi import recompute
+from core.ecoflow import TargetStore
 from api.app import create_app
-from api.auth import KeyStore, RateLimiter
+from api.auth import FailureLimiter, KeyStore, RateLimiter
 from core.store import open_store
 from core.wire import Reading
 
 T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
 ROLES = ["station", "inspector", "city-team", "bureau", "admin"]
+# every indicator of HJ 633 at 1463A, steady (ug/m3, CO mg/m3): the AQI routes give numbers
+SIX = {"pm25": 50.0, "pm10": 80.0, "so2": 10.0, "no2": 30.0, "co": 0.5, "o3": 60.0}
 SCOPES = {"station": "1462A", "city-team": "xian", "bureau": "Shaanxi"}
 
 
@@ -25,7 +27,7 @@ def env(tmp_path_factory, catalogue):
     rows = [Reading("1462A", "xian", "air", T0 + timedelta(hours=h), "PT1H",
                     {"pm25": 100.0 + h, "pm10": 150.0}, {"pm25": "C"} if h == 3 else {})
             for h in range(48)]
-    rows += [Reading("1463A", "xian", "air", T0 + timedelta(hours=h), "PT1H", {"pm25": 50.0})
+    rows += [Reading("1463A", "xian", "air", T0 + timedelta(hours=h), "PT1H", SIX)
              for h in range(48)]
     store.write(rows)
     store.write([Reading("huaxian", "weinan", "hydro", T0 + timedelta(hours=h), "PT1H",
@@ -36,6 +38,7 @@ def env(tmp_path_factory, catalogue):
     tokens = {r: keys.create(f"t-{r}", r, SCOPES.get(r))[1] for r in ROLES}
     now = (T0 + timedelta(hours=47, minutes=30)).timestamp()
     client = TestClient(create_app(store, catalogue, keys, limiter=RateLimiter(1000, 1000),
+                                   auth_failures=FailureLimiter(1000, 1000),
                                    targets=targets, clock=lambda: now))
     return client, tokens, keys
 
@@ -113,8 +116,7 @@ def test_city_daily_aggregate_and_csv(env):
     ({"start": "2000-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, 422),
     ({"every": "5m"}, 422),
     ({"limit": "0"}, 422),
-    ({"stations": "1462A", "params": "pm25", "limit": "3",
-      "start": "2026-11-20T00:00:00Z", "end": "2026-11-22T00:00:00Z"}, 413),
+    ({"limit": "100001"}, 422),   # more rows are paged (test_series_pages.py)
     ({"stations": "1462A' OR '1'='1"}, 404),
 ])
 def test_series_bad_inputs(env, query, status):
@@ -176,8 +178,45 @@ def test_aqi_current_and_history(env):
     hist = client.get("/aqi/history", headers=h, params={
         "id": "xian", "scope": "city", "period": "daily", "start": "2026-11-20T00:00:00+08:00",
         "end": "2026-11-22T00:00:00+08:00"}).json()
-    assert len(hist["rows"]) == 2 and all(r["aqi"] is None for r in hist["rows"])
+    # 2026-11-20 CST holds only 16 hours (data from 08:00 CST): no daily AQI. 2026-11-21 CST
+    # (hours 16..39 after T0): the city's means over its stations, PM2.5
+    # ((100 + 27.5 [mean of 100+h, h = 16..39]) + 50) / 2 = 88.75 in 60..115 (2026)
+    # -> 50/55 x 28.75 + 100 = 126.14 -> 127; PM10 (150 + 80) / 2 = 115 -> 96.4 -> 97;
+    # the gases only from 1463A (below 40). AQI 127, primary PM2.5.
+    assert [r["aqi"] for r in hist["rows"]] == [None, 127], hist["rows"]
     assert client.get("/aqi/history?id=nowhere", headers=h).status_code == 404
+
+
+def test_aqi_routes_give_the_hand_worked_index_when_every_indicator_is_there(env):
+    """1463A reports all six indicators, steady. 2026-11 is under HJ 633-2026 (in force from
+    2026-03-01 CST; DOMAIN.md section 3). IAQI = (Ihi - Ilo)/(BPhi - BPlo) x (C - BPlo) + Ilo,
+    rounded up.
+    Hourly (1 h rows for SO2, NO2, CO, O3; PM on the 24 h rows):
+      PM2.5 50 in 35..60 (2026) -> 50/25 x 15 + 50 = 80
+      PM10 80 in 50..120 (2026) -> 50/70 x 30 + 50 = 71.43 -> 72
+      SO2 1h 10 in 0..150 -> 50/150 x 10 = 3.33 -> 4;  NO2 1h 30 in 0..100 -> 15
+      CO 1h 0.5 in 0..5 -> 5;  O3 1h 60 in 0..160 -> 18.75 -> 19
+      AQI 80 (II, 良, yellow #FFFF00), primary PM2.5, nothing exceeding (no IAQI > 100).
+    Daily for 2026-11-21 CST (16:00Z 11-20 .. 16:00Z 11-21, all 24 hours present):
+      PM2.5 80, PM10 72 as above; SO2 24h 10 in 0..50 -> 10; NO2 24h 30 in 0..40 -> 37.5 -> 38;
+      CO 24h 0.5 in 0..2 -> 12.5 -> 13; O3 max 8 h mean 60 in 0..100 -> 30.  AQI 80, PM2.5."""
+    client, tokens, _ = env
+    h = _h(tokens, "inspector")
+    cur = {r["id"]: r for r in client.get("/aqi/current", headers=h).json()}
+    row = cur["1463A"]
+    assert row["aqi"] == 80, row
+    assert row["edition"] == "2026" and row["category_zh"] == "良"
+    assert row["colour"].upper() == "#FFFF00"
+    assert "pm25" in str(row["primary"]) and not row["exceeding"], row
+    hist = client.get("/aqi/history", headers=h, params={
+        "id": "1463A", "period": "daily", "start": "2026-11-21T00:00:00+08:00",
+        "end": "2026-11-22T00:00:00+08:00"}).json()
+    assert [r["aqi"] for r in hist["rows"]] == [80], hist["rows"]
+    assert "pm25" in str(hist["rows"][0]["primary"])
+    hourly = client.get("/aqi/history", headers=h, params={
+        "id": "1463A", "start": "2026-11-21T00:00:00+08:00",
+        "end": "2026-11-21T06:00:00+08:00"}).json()
+    assert [r["aqi"] for r in hourly["rows"]] == [80] * 6, hourly["rows"]
 
 
 def test_ecoflow_status_reports_and_csv(env):
@@ -191,8 +230,29 @@ def test_ecoflow_status_reports_and_csv(env):
     assert hx["days_missed"] == 2 and hx["deficit_m3"] == 2 * 2.0 * 86400
     csv = client.get("/ecoflow/compliance?month=2026-11&format=csv", headers=h)
     assert csv.status_code == 200 and csv.text.startswith("section,month,days,met")
+    # the API's clock reads 2026-11-21 23:30Z = 11-22 07:30 CST: November is not over, so it
+    # is reported so far (1..21 November, 21 days lived of 30) with no verdict, not as nine
+    # more days unmet
+    (mc,) = [r for r in client.get("/ecoflow/compliance?month=2026-11", headers=h).json()
+             if r["section"] == "huaxian"]
+    assert (mc["days"], mc["period_days"], mc["complete"], mc["passes"]) == (21, 30, False,
+                                                                             None), mc
+    (yr,) = [r for r in client.get("/ecoflow/yearly?year=2026", headers=h).json()
+             if r["section"] == "huaxian"]
+    assert yr["complete"] is False and yr["passes"] is None, yr
     assert client.get("/ecoflow/monday?day=2026-11-24", headers=h).status_code == 422
     assert client.get("/ecoflow/compliance?month=11-2026x", headers=h).status_code == 422
+
+
+@pytest.mark.parametrize("role,status", [(None, 401), ("bad", 401), ("station", 403),
+                                         ("city-team", 403), ("inspector", 200),
+                                         ("bureau", 200), ("admin", 200)])
+def test_target_audit_is_read_by_inspectors_and_bureaus(env, role, status):
+    client, tokens, _ = env
+    r = client.get("/ecoflow/targets/audit", headers=_h(tokens, role))
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert isinstance(r.json(), list)
 
 
 @pytest.mark.parametrize("role,status", [(None, 401), ("inspector", 403), ("city-team", 403),

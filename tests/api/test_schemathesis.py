@@ -18,12 +18,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from alerts import AlertService, AlertSettings, ManualClock
-from alerts.ecoflow import TargetStore
+from core.ecoflow import TargetStore
 from api.app import create_app
-from api.auth import RateLimiter
+from api.auth import FailureLimiter, RateLimiter
 from core.wire import Reading
 from ingest import DeadLetter
-from ingest._deadletter import DeadLetters, connect
+from core.deadletters import DeadLetters, connect
 
 from .test_forecast_routes import NOW, make_keys, populated_store
 
@@ -50,6 +50,7 @@ def app_and_key(tmp_path_factory, catalogue):
                    "1462A", datetime(2026, 12, 5, tzinfo=timezone.utc).timestamp())])
     keys, tokens = make_keys(d / "k.db")
     app = create_app(store, catalogue, keys, limiter=RateLimiter(1e6, 1e6),
+                     auth_failures=FailureLimiter(1e6, 10**6),
                      targets=TargetStore(f"sqlite:///{d / 'k.db'}", catalogue),
                      alert_service=svc, clock=NOW.timestamp,
                      dead_letters_path=d / "ingest.sqlite")

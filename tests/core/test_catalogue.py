@@ -17,7 +17,10 @@ XIAN = {"1462A": "高压开关厂", "1463A": "兴庆小区", "1464A": "纺织城
         "1474A": "广运潭"}
 UNITS = {"pm25": "µg/m³", "pm10": "µg/m³", "so2": "µg/m³", "no2": "µg/m³", "o3": "µg/m³",
          "co": "mg/m³", "temp": "°C", "rh": "%", "pressure": "kPa", "wind_speed": "m/s",
-         "wind_dir": "°", "discharge": "m³/s", "stage": "m", "voltage": "V"}
+         "wind_dir": "°", "precip": "mm", "discharge": "m³/s", "stage": "m", "voltage": "V",
+         # SL 651 hourly (34) reports: F4 5-minute rain totals; F5..FC relative stage 1..8 in
+         # whole centimetres, which the decoder gives in metres (edge/protocols/sl651)
+         "rain": "mm", **{"stage_relative" + n: "m" for n in ("", *(f"_{k}" for k in range(2, 9)))}}
 
 
 def test_xian_has_its_13_national_stations_with_real_codes(catalogue):
@@ -32,7 +35,8 @@ def test_every_city_has_air_stations_and_other_stations_are_marked_simulated(cat
     for city in catalogue.cities:
         assert catalogue.stations_of(city, "air"), city
     real = {s.id for s in catalogue.stations.values() if not s.simulated}
-    assert real == set(XIAN)
+    assert real == set(XIAN) | {"linjiacun", "weijiabao", "xianyang-wei", "lintong", "huaxian",
+                                "hejin"}
 
 
 def test_city_groups(catalogue):
@@ -61,7 +65,12 @@ def test_tributaries_present(catalogue):
 
 def test_parameter_units(catalogue):
     assert {p.name: p.unit for p in catalogue.parameters.values()} == UNITS
-    assert [p.name for p in catalogue.params_of("hydro")] == ["discharge", "stage", "voltage"]
+    assert [p.name for p in catalogue.params_of("hydro")] == [
+        "discharge", "stage", "voltage", "rain", "stage_relative",
+        *(f"stage_relative_{k}" for k in range(2, 9))]
+    # meteorology stored at air stations as observations (fenwei import, backtests)
+    met = {"temp", "rh", "pressure", "wind_speed", "wind_dir", "precip"}
+    assert met <= {p.name for p in catalogue.params_of("air")}
     assert catalogue.parameter("pm25").in_range(0) and not catalogue.parameter("rh").in_range(101)
 
 

@@ -163,6 +163,39 @@ def test_a_rewrite_keeps_parameters_it_does_not_carry(store, catalogue):
     assert (row.pm25, row.pm25_flag, row.pm10, row.pm10_flag) == (5.0, "N", 2.0, "C")
 
 
+def test_one_batch_merges_the_fields_of_one_point(store, catalogue):
+    """Two readings of the same station, period and time in one batch (an SL 651 answer
+    brings stage and discharge of an hour in separate frames) merge field by field, a later
+    value winning with its flag, as InfluxDB merges a point's fields."""
+    ts = T0 + timedelta(hours=2)
+    store.write([reading(catalogue, "1463A", ts, {"pm25": 1.0, "pm10": 2.0}, {"pm10": "C"}),
+                 reading(catalogue, "1463A", ts, {"co": 0.7}),
+                 reading(catalogue, "1463A", ts, {"pm25": 3.0}, {"pm25": "M"})])
+    row = store.raw("air", ["1463A"], ["pm25", "pm10", "co"], ts,
+                    ts + timedelta(hours=1)).iloc[0]
+    assert (row.pm25, row.pm25_flag, row.pm10, row.pm10_flag, row.co, row.co_flag) == \
+        (3.0, "M", 2.0, "C", 0.7, "N")
+
+
+def test_a_duckdb_file_from_an_older_catalogue_gains_the_new_columns(tmp_path, catalogue):
+    """A file made before the catalogue gained a parameter (here: precip dropped again, as
+    an older file lacks it) is written to with the parameter after reopening."""
+    import duckdb
+    path = tmp_path / "old.duckdb"
+    DuckDBStore(path, catalogue).close()
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE air DROP COLUMN precip_flag")
+    con.execute("ALTER TABLE air DROP COLUMN precip")
+    con.close()
+    s = DuckDBStore(path, catalogue)
+    try:
+        s.write([reading(catalogue, "1462A", T0, {"pm25": 10.0, "precip": 1.5})])
+        row = s.raw("air", ["1462A"], ["pm25", "precip"], T0, T0 + timedelta(hours=1)).iloc[0]
+        assert (row.pm25, row.precip) == (10.0, 1.5)
+    finally:
+        s.close()
+
+
 def test_same_ts_with_another_period_is_another_reading(store, catalogue):
     store.write([reading(catalogue, "1462A", T0, {"pm25": 10.0}, period="PT1H"),
                  reading(catalogue, "1462A", T0, {"pm25": 12.0}, period="P1D"),
@@ -458,3 +491,47 @@ def test_influxdb_unreachable_is_store_unavailable(catalogue):
     with pytest.raises(StoreUnavailable):
         s.raw("air", ["1462A"], ["pm25"], T0, T0 + timedelta(hours=1))
     assert not s.ping()
+
+
+def test_influxdb_missing_database_is_an_outage_and_recreated(influx_url, influxdb_server,
+                                                             catalogue):
+    """A dropped database is a 404: StoreUnavailable (retried, never dead-lettered); the
+    adapter recreates it as at start, so the retry stores the batch."""
+    from core.store import StoreUnavailable
+    s = InfluxStore(influx_url, catalogue)
+    batch = [reading(catalogue, "1462A", T0, {"pm25": 10.0})]
+    try:
+        httpx.post(f"{influxdb_server.url}/query", data={"q": f'DROP DATABASE "{s.db}"'})
+        with pytest.raises(StoreUnavailable, match="not found"):
+            s.write(batch)
+        s.write(batch)
+        assert len(s.raw("air", ["1462A"], ["pm25"], T0, T0 + timedelta(hours=1))) == 1
+    finally:
+        s.close()
+    kept = InfluxStore(influx_url, catalogue, create_db=False)
+    try:
+        httpx.post(f"{influxdb_server.url}/query", data={"q": f'DROP DATABASE "{kept.db}"'})
+        for _ in range(2):           # not ours to recreate: unavailable until someone does
+            with pytest.raises(StoreUnavailable):
+                kept.write(batch)
+    finally:
+        kept.close()
+
+
+def test_influxdb_type_conflict_refuses_only_the_conflicting_point(influx_url, catalogue):
+    """Another writer typed pm25_flag as a float in this shard: the reading with a pm25 flag
+    is refused (StoreRejected, a partial write), the others of the same shard are stored."""
+    from core.store import StoreRejected
+    s = InfluxStore(influx_url, catalogue)
+    try:
+        s.write_lines([f"air,city=xian,period=PT1H,station=PRE pm25_flag=1.0 "
+                       f"{int(T0.timestamp())}"])
+        batch = [reading(catalogue, st, T0 + timedelta(hours=h), {"pm25": 10.0 + h},
+                         {"pm25": "M"} if (st, h) == ("1463A", 2) else None)
+                 for st in AIR[:3] for h in range(4)]
+        with pytest.raises(StoreRejected, match="field type conflict"):
+            s.write(batch)
+        got = s.raw("air", list(AIR[:3]), ["pm25"], T0, T0 + timedelta(hours=4))
+        assert len(got) == len(batch) - 1
+    finally:
+        s.close()

@@ -36,7 +36,7 @@ def daily_city_aqi(frame: pd.DataFrame) -> pd.DataFrame:
     station_city = {s.id: s.city for s in cat.stations.values()}
     f = frame[frame.param.isin(POLLUTANTS)].rename(columns={"param": "pollutant"})
     try:
-        from alerts.aqi import city_aqi
+        from core.aqi import city_aqi
     except ImportError:  # pragma: no cover - the AQI engine is a sibling service
         return _pm25_only(f, station_city)
     d = city_aqi(f, station_city, "daily")

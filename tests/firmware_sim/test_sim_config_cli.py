@@ -20,7 +20,8 @@ from firmware_sim.cli import app
 
 
 def test_packaged_scenarios():
-    assert scenario_names() == ["clean-week", "faults", "spring-lowflow", "winter-episode"]
+    assert scenario_names() == ["clean-week", "faults", "spring-lowflow", "tampering",
+                                "winter-episode"]
     w = load_scenario("winter-episode")
     assert w.start == datetime.fromisoformat("2026-12-10T00:00:00+08:00")
     assert w.duration == timedelta(days=7) and w.physics.episodes

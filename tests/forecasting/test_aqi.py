@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alerts.aqi import daily_aqi
+from core.aqi import daily_aqi
 from forecasting._aqi import (aqi, breakpoint_at, edition_of, iaqi, prob_above,
                               prob_aqi_above, window_indicators)
 

@@ -68,7 +68,7 @@ def test_no_forecast_is_an_error_not_clean_air(small):
 
 
 def test_cli_lists_its_commands():
-    from forecasting.cli import app
+    from stack.cli import forecast_app as app   # `fenwei forecast`: its `run` is the stack's
     out = CliRunner().invoke(app, ["--help"]).output
     for cmd in ("backtest", "train", "issue", "verify", "run"):
         assert cmd in out

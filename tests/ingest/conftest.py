@@ -15,13 +15,13 @@ from ingest._loadgen import Publisher, messages
 
 
 class IngestProcess:
-    """``python -m ingest run`` with a metrics port; ``metric(name)`` reads it."""
+    """``fenwei ingest run`` (python -m core.cli) with a metrics port; ``metric(name)`` reads it."""
 
     def __init__(self, mqtt_url: str, store_url: str, state: Path, *args: str,
                  client_id: str = "t-ingest") -> None:
         self.port = free_port()
         self.log = state.with_suffix(f".{client_id}.log")
-        self.argv = [sys.executable, "-m", "ingest", "run", "--mqtt-url", mqtt_url,
+        self.argv = [sys.executable, "-m", "core.cli", "ingest", "run", "--mqtt-url", mqtt_url,
                      "--store-url", store_url, "--state-path", str(state), "--client-id",
                      client_id, "--metrics-port", str(self.port), *args]
         self.proc: subprocess.Popen | None = None
@@ -100,3 +100,35 @@ def ingest_process(tmp_path):
 
 
 __all__ = ["IngestProcess", "Publisher", "influx_count", "messages", "wait_count"]
+
+
+def wait_until(cond, timeout: float, step: float = 0.05) -> bool:
+    """Poll ``cond`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+# -- fenwei import (tests/ingest/test_import_*.py) -----------------------------------------
+BEIJING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "catalogue-beijing"
+
+
+@pytest.fixture
+def beijing(monkeypatch):
+    """The packaged catalogue plus docs/examples/catalogue-beijing (as --catalogue-extra)."""
+    from core.catalogue import EXTRA_ENV, load_catalogue
+    monkeypatch.setenv(EXTRA_ENV, str(BEIJING))
+    return load_catalogue()
+
+
+def run_cli(*args: str) -> dict:
+    """``fenwei import ...`` in-process; its summary (the last line, JSON)."""
+    import json
+    from typer.testing import CliRunner
+    from ingest.importer.cli import app
+    res = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output.strip().splitlines()[-1])

@@ -4,11 +4,10 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from core.localservers import InfluxDB, ServerError
 from ingest._loadgen import Publisher, messages
 
+from ..conftest import _unavailable
 from .conftest import influx_count, wait_count
 
 OUTAGE_S = 60            # the figure; do not shorten
@@ -24,7 +23,7 @@ def test_store_outage_loses_nothing_and_stays_bounded(mosquitto, tmp_path, catal
     try:
         influx.start()
     except ServerError as exc:
-        pytest.skip(f"InfluxDB unavailable: {exc}")
+        _unavailable("InfluxDB", exc)
     url = influx.store_url("outage")
     try:
         ing = ingest_process(mosquitto.url, url, "--flood-rate", "0", "--mqtt-protocol", "5",

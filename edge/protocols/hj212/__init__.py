@@ -4,7 +4,10 @@ Decode one frame with :func:`decode_packet` or a TCP byte stream with :class:`St
 merge split uploads with :class:`Reassembler`; turn data uploads into canonical readings with
 :func:`to_readings` and a per-device :class:`FactorMap`. Play a data logger with
 :func:`build_upload` / :func:`encode_upload`, answer one with :func:`build_data_reply`,
-:func:`build_request_reply` and :func:`build_exec_reply`, then :func:`encode_packet`.
+:func:`build_request_reply` and :func:`build_exec_reply` (and :func:`build_notify_reply`,
+:func:`build_heartbeat_reply`), then :func:`encode_packet`. Command a logger with
+:func:`build_history_request`, :func:`build_realtime_request`, :func:`build_status_request`,
+:func:`build_set_time` or :func:`build_command`.
 """
 
 from ._builders import (
@@ -12,11 +15,21 @@ from ._builders import (
     FactorSpec,
     build_data_reply,
     build_exec_reply,
+    build_heartbeat_reply,
+    build_notify_reply,
     build_request_reply,
     build_upload,
     encode_upload,
     make_qn,
     qn_rtn_for,
+)
+from ._commands import (
+    HISTORY_CNS,
+    build_command,
+    build_history_request,
+    build_realtime_request,
+    build_set_time,
+    build_status_request,
 )
 from ._crc import crc16, swap_bytes
 from ._errors import DecodeError, Reason
@@ -28,6 +41,7 @@ from ._model import (
     FLAG_ACK,
     FLAG_SPLIT,
     KNOWN_CNS,
+    MAX_MN_LENGTH,
     VERSION_2005,
     VERSION_2017,
     VERSION_2025,
@@ -51,7 +65,9 @@ __all__ = [
     "DEFAULT_MAX_LENGTH",
     "FLAG_ACK",
     "FLAG_SPLIT",
+    "HISTORY_CNS",
     "KNOWN_CNS",
+    "MAX_MN_LENGTH",
     "STANDARD_MAX_LENGTH",
     "VERSION_2005",
     "VERSION_2017",
@@ -69,9 +85,16 @@ __all__ = [
     "Reassembler",
     "ReassemblerStats",
     "StreamDecoder",
+    "build_command",
     "build_data_reply",
     "build_exec_reply",
+    "build_heartbeat_reply",
+    "build_history_request",
+    "build_notify_reply",
+    "build_realtime_request",
     "build_request_reply",
+    "build_set_time",
+    "build_status_request",
     "build_upload",
     "crc16",
     "decode_packet",

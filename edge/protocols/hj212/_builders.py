@@ -134,6 +134,22 @@ def build_exec_reply(packet: Packet, exe_rtn: int = ExeRtn.SUCCESS) -> Packet:
     return _reply(packet, CN.EXECUTION_RESULT, {"ExeRtn": str(int(exe_rtn))})
 
 
+def build_notify_reply(packet: Packet) -> Packet:
+    """9013 notification answer (to a notification command whose Flag asked for one)."""
+    return _reply(packet, CN.NOTIFY_ANSWER, {})
+
+
+def build_heartbeat_reply(packet: Packet) -> Packet | None:
+    """The answer to a 9015 heartbeat (HJ 212-2025), or None when none is due.
+
+    A heartbeat is a notification: it is answered with 9013 (empty CP, the heartbeat's QN)
+    only when its Flag asks for an answer (bit0, e.g. ``Flag=9``); otherwise nothing is sent.
+    """
+    if packet.cn != CN.HEARTBEAT:
+        raise ValueError(f"CN={packet.cn} is not a heartbeat (9015)")
+    return build_notify_reply(packet) if packet.ack_requested else None
+
+
 def _reply(packet: Packet, cn: str, cp: dict[str, str]) -> Packet:
     flag = None if packet.flag is None else make_flag(version=packet.version)
     return Packet(ST_REPLY, cn, packet.mn, packet.pw, packet.qn, flag, cp=cp)

@@ -18,11 +18,24 @@ FLAG_SPLIT = 0x02  # bit1: split packet (PNUM/PNO present)
 
 ST_REPLY = "91"
 
+#: HJ 212-2017: the MN (device id) has at most 24 characters.
+MAX_MN_LENGTH = 24
+
+#: CP keys holding a yyyyMMddHHmmss time besides DataTime: history request range (2031/2041/
+#: 2051/2061 from the platform) and the set-time command's new clock (1012).
+TIME_KEYS = frozenset({"BeginTime", "EndTime", "SystemTime"})
+
 
 class CN:
     """Command codes this codec knows by name."""
 
+    SET_TIMEOUT = "1000"
+    GET_TIME = "1011"
+    SET_TIME = "1012"
+    TIME_CALIBRATION = "1013"
+    SET_RTD_INTERVAL = "1062"
     RTD_DATA = "2011"
+    STOP_RTD = "2012"
     EQUIPMENT_STATUS = "2021"
     DAY_DATA = "2031"
     MINUTE_DATA = "2051"
@@ -124,7 +137,8 @@ class Packet:
     ``cp`` holds the CP keys that are not factors (``QnRtn``, ``ExeRtn``, ``RtdInterval``...);
     ``data_time`` is the CP ``DataTime`` as an aware datetime in UTC+8.
     ``header_extra`` keeps unknown header keys. ``crc_swapped`` is True when the packet was
-    accepted with a byte-swapped CRC under a per-device tolerance.
+    accepted with a byte-swapped CRC under a per-device tolerance. ``duplicates`` counts keys
+    the device sent twice with the same value (tolerated; a different value is refused).
     """
 
     st: str
@@ -140,6 +154,27 @@ class Packet:
     factors: dict[str, Factor] = field(default_factory=dict)
     header_extra: dict[str, str] = field(default_factory=dict)
     crc_swapped: bool = False
+    duplicates: int = field(default=0, compare=False)
+
+    @property
+    def is_upload(self) -> bool:
+        """Carries data (factors or DataTime); False for commands such as a history request."""
+        return bool(self.factors) or self.data_time is not None
+
+    @property
+    def begin_time(self) -> datetime | None:
+        """CP ``BeginTime`` of a history request (aware, UTC+8); None when absent."""
+        return _cp_time(self.cp.get("BeginTime"))
+
+    @property
+    def end_time(self) -> datetime | None:
+        """CP ``EndTime`` of a history request (aware, UTC+8); None when absent."""
+        return _cp_time(self.cp.get("EndTime"))
+
+    @property
+    def system_time(self) -> datetime | None:
+        """CP ``SystemTime`` of a set-time command (1012) or a time reply; None when absent."""
+        return _cp_time(self.cp.get("SystemTime"))
 
     @property
     def ack_requested(self) -> bool:
@@ -153,3 +188,11 @@ class Packet:
     def version(self) -> int:
         """Flag version bits (0 = 2005-era or no Flag, 1 = 2017, 2 = 2025)."""
         return 0 if self.flag is None else self.flag >> 2
+
+
+def _cp_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    from ._segment import parse_data_time  # the segment module imports this one
+
+    return parse_data_time(text)

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from decimal import Decimal
 
+from core.flags import normalise
+
 from ._errors import DecodeError, Reason
-from ._model import CST, DATA_CNS, NUMERIC_FIELDS, Factor, Packet
+from ._model import CST, DATA_CNS, MAX_MN_LENGTH, NUMERIC_FIELDS, TIME_KEYS, Factor, Packet
 
 _FORBIDDEN = frozenset(";,=&\r\n")
-_DATED_CNS = frozenset([*DATA_CNS, "2021"])
+#: Uploads of these CNs carry factor data and must say when (DataTime); without factors the
+#: same CNs are the platform's requests (HJ 212-2017: 2011/2021 start, 2031/2041/2051/2061
+#: history with BeginTime/EndTime).
+_DATED_CNS = frozenset([*DATA_CNS, "2021", "2041"])
+_HISTORY_CNS = frozenset({"2031", "2041", "2051", "2061"})
+#: ASCII decimal number, optional sign, fraction and exponent. Python's float() also takes
+#: "1_000", full-width digits and surrounding blanks, which no HJ 212 device sends.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _bad(detail: str, field: str) -> DecodeError:
@@ -24,23 +34,64 @@ def parse_segment(segment: str) -> Packet:
         raise _bad("no CP=&&...&& body", "CP")
     if cp_at and segment[cp_at - 1] != ";":
         raise _bad("CP not preceded by ';'", "CP")
-    packet = _packet_from_header(_split_pairs(segment[:cp_at], "header"))
-    _parse_cp(segment[cp_at + 5 : -2], packet)
-    if packet.data_time is None and packet.cn in _DATED_CNS:
-        raise DecodeError(Reason.BAD_FIELD, f"CN={packet.cn} without DataTime",
-                          field="DataTime", packet=packet)
+    body = segment[cp_at + 5 : -2]
+    if "&&" in body:
+        raise _bad("nested '&&' inside CP=&&...&&", "CP")
+    counter = [0]
+    packet = _packet_from_header(_split_pairs(segment[:cp_at], "header", counter))
+    _parse_cp(body, packet, counter)
+    packet.duplicates = counter[0]
+    _check_times(packet)
     return packet
 
 
-def _split_pairs(text: str, where: str) -> dict[str, str]:
+def _check_times(packet: Packet) -> None:
+    """DataTime only on uploads (packets with factor data); history requests need a range."""
+    if packet.data_time is not None or packet.cn not in _DATED_CNS:
+        return
+    if packet.factors:
+        raise DecodeError(Reason.BAD_FIELD, f"CN={packet.cn} upload without DataTime",
+                          field="DataTime", packet=packet)
+    if packet.cn in _HISTORY_CNS:
+        for key in ("BeginTime", "EndTime"):
+            if key not in packet.cp:
+                raise DecodeError(Reason.BAD_FIELD, f"CN={packet.cn} is neither an upload "
+                                  f"(no DataTime) nor a history request (no {key})",
+                                  field=key, packet=packet)
+        if packet.begin_time > packet.end_time:  # type: ignore[operator]
+            raise DecodeError(Reason.BAD_FIELD, f"BeginTime {packet.cp['BeginTime']} is after "
+                              f"EndTime {packet.cp['EndTime']}", field="BeginTime",
+                              packet=packet)
+
+
+def _split_pairs(text: str, where: str, counter: list[int]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in text.split(";"):
         if item:
             key, sep, value = item.partition("=")
             if not sep or not key:
                 raise _bad(f"{where} item {item[:40]!r} is not key=value", key or where)
+            if _repeated(pairs.get(key), value, value, key, where, counter):
+                continue
             pairs[key] = value
     return pairs
+
+
+def _repeated(before: object, decoded: object, text: str, key: str, where: str,
+              counter: list[int]) -> bool:
+    """True (and counted) when ``key`` repeats the value it had; refused when it differs.
+
+    ``before`` is ``(decoded, text)`` of the earlier occurrence, or None for a new key (the
+    header passes its text for both).
+    """
+    if before is None:
+        return False
+    old, old_text = before if isinstance(before, tuple) else (before, before)
+    if old != decoded:
+        raise _bad(f"{key} repeated in the {where} with different values "
+                   f"({old_text[:20]!r} then {text[:20]!r})", key)
+    counter[0] += 1
+    return True
 
 
 def _packet_from_header(header: dict[str, str]) -> Packet:
@@ -48,6 +99,8 @@ def _packet_from_header(header: dict[str, str]) -> Packet:
         if not header.get(key):
             raise _bad(f"header has no {key}", key)
     st, cn, mn = header.pop("ST"), header.pop("CN"), header.pop("MN")
+    if len(mn) > MAX_MN_LENGTH:
+        raise _bad(f"MN of {len(mn)} characters (at most {MAX_MN_LENGTH})", "MN")
     if not (st.isascii() and st.isdigit()):
         raise _bad(f"ST={st[:10]!r} is not numeric", "ST")
     if len(cn) != 4 or not (cn.isascii() and cn.isdigit()):
@@ -72,8 +125,9 @@ def _header_int(header: dict[str, str], key: str, maximum: int) -> int | None:
     return int(text)
 
 
-def _parse_cp(body: str, packet: Packet) -> None:
+def _parse_cp(body: str, packet: Packet, counter: list[int]) -> None:
     factors, cp = packet.factors, packet.cp
+    seen: dict[str, tuple[object, str]] = {}  # CP key -> (decoded value, text): repeats
     for group in body.split(";"):
         for item in group.split(","):
             if not item:
@@ -82,45 +136,63 @@ def _parse_cp(body: str, packet: Packet) -> None:
             code, dash, name = key.partition("-")
             if not sep or not code or (dash and not name):
                 raise _bad(f"CP item {item[:40]!r} is not key=value", key or "CP")
+            decoded = _decode_value(key, code if dash else None, name, value)
+            if _repeated(seen.get(key), decoded, value, key, "CP", counter):
+                continue
+            seen[key] = (decoded, value)
             if dash:
-                _set_factor_field(factors, code, name, value)
+                _set_factor_field(factors, code, name, decoded)
             elif key == "DataTime":
-                packet.data_time = parse_data_time(value)
+                packet.data_time = decoded  # type: ignore[assignment]
             else:
                 cp[key] = value
 
 
-def _set_factor_field(factors: dict[str, Factor], code: str, name: str, value: str) -> None:
+def _decode_value(key: str, code: str | None, name: str, value: str) -> object:
+    if code is None:
+        if key == "DataTime":
+            return parse_data_time(value)
+        if key in TIME_KEYS:
+            return parse_data_time(value, key)
+        return value
+    if name in NUMERIC_FIELDS and value:
+        return _number(value, key)
+    if name == "Flag":  # upper case from here on: a logger's "n" is N for every consumer
+        return normalise(value)
+    return value or None  # an empty value means "no value", e.g. while the instrument is down
+
+
+def _set_factor_field(factors: dict[str, Factor], code: str, name: str, value: object) -> None:
     factor = factors.get(code)
     if factor is None:
         factor = factors[code] = Factor(code)
     if name == "Flag":
-        factor.flag = value or None
+        factor.flag = value  # type: ignore[assignment]
     elif name not in NUMERIC_FIELDS:
-        factor.extra[name] = value
-    elif value:  # an empty value means "no value", e.g. while the instrument is down
-        factor.values[name] = _number(value, f"{code}-{name}")
+        factor.extra[name] = value or ""  # type: ignore[assignment]
+    elif value is not None:
+        factor.values[name] = value  # type: ignore[assignment]
 
 
 def _number(text: str, key: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise _bad(f"{key}={text[:20]!r} is not a number", key) from None
+    if _NUMBER.fullmatch(text) is None:
+        raise _bad(f"{key}={text[:20]!r} is not a number (ASCII digits, sign, '.', exponent)",
+                   key)
+    value = float(text)
     if not math.isfinite(value):
         raise _bad(f"{key}={text[:20]!r} is not finite", key)
     return value
 
 
-def parse_data_time(text: str) -> datetime:
+def parse_data_time(text: str, key: str = "DataTime") -> datetime:
     """``yyyyMMddHHmmss`` local time -> aware datetime in UTC+8."""
     if len(text) != 14 or not (text.isascii() and text.isdigit()):
-        raise _bad(f"DataTime={text[:20]!r} is not yyyyMMddHHmmss", "DataTime")
+        raise _bad(f"{key}={text[:20]!r} is not yyyyMMddHHmmss", key)
     try:
         return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
                         int(text[10:12]), int(text[12:14]), tzinfo=CST)
     except ValueError:
-        raise _bad(f"DataTime={text!r} is not a valid time", "DataTime") from None
+        raise _bad(f"{key}={text!r} is not a valid time", key) from None
 
 
 def format_data_time(value: datetime) -> str:
@@ -146,7 +218,13 @@ def format_segment(packet: Packet) -> str:
 
 def format_cp(packet: Packet) -> str:
     groups = [] if packet.data_time is None else [f"DataTime={format_data_time(packet.data_time)}"]
-    groups += [f"{_text(k)}={_text(v)}" for k, v in packet.cp.items()]
+    items = [f"{_text(k)}={_text(v)}" for k, v in packet.cp.items()]
+    keys = list(packet.cp)
+    if "BeginTime" in keys and keys.index("BeginTime") + 1 < len(keys) and \
+            keys[keys.index("BeginTime") + 1] == "EndTime":  # one item, as the standard writes it
+        at = keys.index("BeginTime")
+        items[at : at + 2] = [",".join(items[at : at + 2])]
+    groups += items
     groups += [format_factor(f) for f in packet.factors.values()]
     return ";".join(groups)
 

@@ -25,6 +25,7 @@ class DecoderStats:
     crc_swapped: int = 0  # packets accepted under the per-device byte-swap tolerance
     unterminated: int = 0  # packets accepted although the next "##" came before CRLF
     skipped_bytes: int = 0  # garbage between frames
+    duplicate_keys: int = 0  # keys sent twice with the same value (tolerated), all packets
 
 
 class StreamDecoder:
@@ -116,6 +117,7 @@ class StreamDecoder:
             return self._report(DecodeError(Reason.INTERNAL, repr(exc), raw=frame))
         self.stats.packets += 1
         self.stats.crc_swapped += packet.crc_swapped
+        self.stats.duplicate_keys += packet.duplicates
         self.stats.unterminated += not frame.endswith(b"\r\n")
         return packet
 

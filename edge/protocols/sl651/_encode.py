@@ -149,6 +149,46 @@ def encode_down(
                        function=function, body=body, end=end)
 
 
+#: Element name -> (identifier, definition byte) a 38 period query asks for.
+QUERY_ELEMENTS = {
+    "stage": (ElementId.STAGE, 0x23), "discharge": (ElementId.DISCHARGE, 0x2B),
+    "voltage": (ElementId.VOLTAGE, 0x12), "rain": (ElementId.RAIN_5MIN, 0x60),
+    "stage_relative": (0xF5, 0xC0),
+}
+
+
+def encode_query_realtime(station: str, *, sent: datetime, centre: int = 1,
+                          password: int = 0) -> bytes:
+    """37: the centre asks the station for its current values (serial 0, ENQ 05). The station
+    answers with a 37 up-link report, acknowledged like any report."""
+    return encode_down(FunctionCode.QUERY_REALTIME, station, serial=0, sent=sent,
+                       centre=centre, password=password)
+
+
+def encode_query_period(
+    station: str, *, sent: datetime, begin: datetime, end: datetime, step: timedelta,
+    element: str | tuple[int, int], centre: int = 1, password: int = 0,
+) -> bytes:
+    """38: the centre asks for one element's stored values from ``begin`` to ``end``.
+
+    Body after serial 0 and send time: start and end hour (yyMMddHH BCD, China time, so both
+    must be whole hours), the time step (``04 18`` + day/hour/minute BCD) and the element's
+    identifier and definition byte (a name of :data:`QUERY_ELEMENTS` or a raw pair). The
+    station answers with 38 up-link frames laid out like a 31 report (one value per step).
+    """
+    ident, definition = QUERY_ELEMENTS[element] if isinstance(element, str) else element
+    for when in (begin, end):
+        if (when.minute, when.second, when.microsecond) != (0, 0, 0):
+            raise EncodeError(f"{when} is not a whole hour (38 queries name hours)")
+    if begin > end:
+        raise EncodeError(f"query starts {begin} after it ends {end}")
+    payload = b"".join((encode_time(begin, seconds=False)[:4], encode_time(end, seconds=False)[:4],
+                        bytes([ElementId.TIME_STEP, 0x18]), encode_step(step),
+                        bytes([ident, definition])))
+    return encode_down(FunctionCode.QUERY_PERIOD, station, serial=0, sent=sent, centre=centre,
+                       password=password, payload=payload)
+
+
 def ack(frame: Frame, *, sent: datetime, keep_online: bool = False,
         serial: int | None = None) -> bytes | None:
     """The platform's answer to an up-link frame, or ``None`` when none is due (see module doc).

@@ -42,6 +42,11 @@ def _header(buf: bytes | bytearray, p: int) -> _Header:
     )
 
 
+def header_of(buf: bytes | bytearray, p: int) -> _Header:
+    """The header fields of the candidate at ``buf[p]`` (at least 14 bytes), unchecked."""
+    return _header(buf, p)
+
+
 def _check_header(h: _Header, max_body: int) -> None:
     if h.function not in KNOWN_FUNCTIONS:
         raise FrameError(Reason.UNKNOWN_FUNCTION, f"function code {h.function:02X}")

@@ -1,19 +1,10 @@
-"""Fixtures of the alert platform tests: receivers, an SMTP server, a service factory."""
+"""Fixtures of the alert platform tests: receivers and an SMTP server (the clock, state URL
+and service factory are tests/alerts/conftest.py's, which puts this folder on the path)."""
 from __future__ import annotations
-
-import random
-import sys
-from pathlib import Path
 
 import pytest
 
-# tests/alerts has no __init__.py (and "platform" would shadow the standard library as a
-# package name), so the shared helpers module is imported from this folder by path.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from alerts import AlertService, AlertSettings, ManualClock  # noqa: E402
-
-from alerts_platform_helpers import T0, Receiver, SmtpSink  # noqa: E402
+from alerts_platform_helpers import Receiver, SmtpSink
 
 
 @pytest.fixture
@@ -35,38 +26,3 @@ def smtp():
     s = SmtpSink()
     yield s
     s.close()
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'state.db'}"
-
-
-@pytest.fixture
-def make_service(clock):
-    """Build (not start) services; all are stopped at teardown."""
-    made: list[AlertService] = []
-
-    def make(state_url: str, *, rules=None, recipients=None, start=True, dispatch=False,
-             mqtt_url: str | None = None, svc_clock=None, extra_webhook=None, **settings):
-        s = AlertSettings(state_url=state_url, mqtt_url=mqtt_url or "mqtt://127.0.0.1:1",
-                          mqtt_enabled=mqtt_url is not None, backoff_base_s=10,
-                          backoff_max_s=60, poll_interval_s=0.05, **settings)
-        svc = AlertService(s, rules=rules, recipients=recipients, clock=svc_clock or clock,
-                           rng=random.Random(1), extra_webhook=extra_webhook)
-        made.append(svc)
-        if start:
-            svc.start(dispatch=dispatch, schedule=False)
-        return svc
-
-    yield make
-    for svc in made:
-        try:
-            svc.stop()
-        except Exception:  # noqa: BLE001
-            pass

@@ -41,7 +41,7 @@ def test_receiver_down_five_minutes_gets_everything(pg_url, make_service, clock,
     svc = make_service(pg_url, rules=PM25_RULES, recipients=rcpts, max_attempts=30)
     receiver.status = 503
     _fire(svc, clock, XIAN[:3])
-    _drain(svc, clock, timedelta(minutes=5))
+    _drain(svc, clock, timedelta(minutes=5), step=timedelta(seconds=1))  # retry times to 1 s
     assert receiver.requests == []
     failed = svc.outbox(status="pending")
     assert len([r for r in failed if r["channel"] == "webhook"]) == 3
@@ -54,8 +54,16 @@ def test_receiver_down_five_minutes_gets_everything(pg_url, make_service, clock,
     row = next(r for r in svc.outbox() if r["channel"] == "webhook")
     rec = svc.receipts(row["id"])
     assert [r["ok"] for r in rec][-1] is True and not any(r["ok"] for r in rec[:-1])
-    gaps = [(b["at"] - a["at"]).total_seconds() for a, b in zip(rec, rec[1:])]
-    assert gaps == sorted(gaps) or max(gaps) <= 60 + 15   # backoff grows up to its cap
+    # the wait after failed attempt k is the policy's (base 10 s, cap 60 s, equal jitter):
+    # between half and all of min(60, 10 * 2**(k-1)), seen here to the 1 s drain step. A
+    # fixed retry period fails this: the waits must double until the cap.
+    failed = [r for r in rec if not r["ok"]]
+    gaps = [(b["at"] - a["at"]).total_seconds() for a, b in zip(failed, failed[1:])]
+    caps = [min(60.0, 10.0 * 2 ** k) for k in range(len(gaps))]
+    assert len(gaps) >= 4, gaps
+    for k, (gap, cap) in enumerate(zip(gaps, caps)):
+        assert cap / 2 <= gap <= cap + 1, (k, gaps)
+    assert gaps[3] >= 2 * gaps[0]                         # it grew
 
 
 def test_always_failing_receiver_ends_in_visible_dead_letter(sqlite_url, make_service, clock,

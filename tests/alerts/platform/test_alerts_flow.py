@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import timedelta
 
 import paho.mqtt.client as mqtt
 
+from alerts.channels import verify_signature
 from core.wire import encode, reading_dict, readings_topic
 
 from alerts_platform_helpers import PM25_RULES, T0, recipients_file, settled, wait_until
@@ -69,8 +71,12 @@ def test_fire_notify_ack_lift(pg_url, mosquitto, receiver, smtp, clock, make_ser
         assert issued["recipient"]["id"] == "team-xian"
         assert issued["subject"]["cities"] == ["xian"] and issued["retrospective"] is False
         raw = receiver.requests[0]
-        want = "sha256=" + hmac.new(SECRET.encode(), raw["raw"], hashlib.sha256).hexdigest()
+        ts = raw["headers"]["X-Fenwei-Timestamp"]          # wall clock: receivers check it
+        assert abs(int(ts) - time.time()) < 60
+        want = "sha256=" + hmac.new(SECRET.encode(), ts.encode() + b"." + raw["raw"],
+                                    hashlib.sha256).hexdigest()
         assert raw["headers"]["X-Fenwei-Signature"] == want
+        assert verify_signature(SECRET, raw["raw"], ts, want, time.time())
         assert raw["headers"]["X-Fenwei-Idempotency-Key"] == issued["idempotency_key"]
         assert smtp.wait_count(1), "e-mail not received"
         rcpt_tos, msg = smtp.messages[0]
@@ -101,8 +107,11 @@ def test_fire_notify_ack_lift(pg_url, mosquitto, receiver, smtp, clock, make_ser
         (alert,) = svc.alerts()
         assert alert["state"] == "resolved" and alert["ack_by"] == "张三"
         steps = [(a["action"], a["to_state"]) for a in svc.audit(alert["id"])]
+        # Xi'an is all the alert covers: its link acknowledges it, and the acknowledgement's
+        # audit row records the spent token (single use)
         assert steps == [("opened", "pending"), ("activated", "active"),
                          ("acknowledged", "acknowledged"), ("resolved", "resolved")]
+        assert svc.audit(alert["id"])[2]["evidence"]["token"]
         resolved = svc.audit(alert["id"])[-1]
         assert resolved["evidence"]["value"] == 90 and "hysteresis" in resolved["reason"]
         assert svc.audit(alert["id"])[2]["actor"].startswith("张三 via link:team-xian")

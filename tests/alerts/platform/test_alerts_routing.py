@@ -81,6 +81,22 @@ def test_exercise_mode_only_reaches_exercise_recipients(sqlite_url, make_service
     assert {r["channel"] for r in svc.outbox()} == {"webhook"}     # drills are not broadcast
 
 
+def test_a_whole_system_drill_copies_every_team_to_the_catch_all_and_is_broadcast(
+        sqlite_url, make_service, clock, receiver, receiver2, tmp_path):
+    """A replay on a warped clock (exercise, broadcast_exercises): no real team is notified,
+    the catch-all gets a copy meant for each team the alert would reach, dashboards see it."""
+    rcpts = recipients_file(tmp_path, {"team-xian": [{"type": "webhook", "url": receiver.url}]})
+    svc = make_service(sqlite_url, rules=PM25_RULES, recipients=rcpts, exercise=True,
+                       broadcast_exercises=True, extra_webhook=receiver2.url)
+    clock.set(T0)
+    svc.ingest(series("1462A", T0 - timedelta(minutes=20), [300] * 5))
+    svc.dispatch_once()
+    assert receiver.requests == []
+    (copy,) = receiver2.bodies()
+    assert copy["exercise"] is True and copy["recipient"]["id"] == "team-xian"
+    assert "sse" in {r["channel"] for r in svc.outbox()}
+
+
 def test_catch_all_webhook_gets_a_marked_copy_of_everything(sqlite_url, make_service, clock,
                                                             receiver, receiver2, tmp_path):
     rcpts = recipients_file(tmp_path, {"team-xian": [{"type": "webhook", "url": receiver.url}],

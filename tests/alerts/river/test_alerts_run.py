@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
-from alerts.ecoflow import TargetStore
+from core.ecoflow import TargetStore
+from core.localservers import free_port
 from core.store import open_store
 from core.timeutil import CST
 from core.wire import Reading
@@ -56,6 +57,24 @@ def receiver():
     r.close()
 
 
+def _gateway_says_offline(port: int, agent: str, city: str, kind: str, station: str) -> None:
+    """A gateway's retained status message saying it went offline."""
+    import json
+
+    import paho.mqtt.client as mqtt
+
+    from core.wire import status_topic
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{agent}")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        c.publish(status_topic(city, kind, station), json.dumps(
+            {"state": "offline", "agent": agent}), qos=1, retain=True).wait_for_publish(5)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
 def _is(kind: str, event: str, subject: str):
     return lambda b: (b["kind"], b["event"], b["subject"]["id"]) == (kind, event, subject)
 
@@ -72,8 +91,12 @@ def test_alerts_run_wires_targets_and_edge_status(catalogue, mosquitto, influx_u
     rules.write_text(RULES, encoding="utf-8")
     agent = _agent(tmp_path, mosquitto.url)
     agent.start()
+    health = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "FENWEI_MQTT_URL": mosquitto.url, "FENWEI_STORE_URL": influx_url,
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "FENWEI_HEALTH_PORT": health.rsplit(":", 1)[1],
+           # not about grouping: with the default 30 s wait the catch-all's "lifted" copy
+           # would wait the group interval (5 min) after the group's "issued" message
+           "FENWEI_ALERTS_GROUP_WAIT": "0s"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "alerts", "run", "--rules", str(rules),
          "--state-url", pg_url, "--notify-webhook", receiver.url],
@@ -85,9 +108,19 @@ def test_alerts_run_wires_targets_and_edge_status(catalogue, mosquitto, influx_u
         assert (ev["target_m3s"], ev["target_source"]) == (50.0, "raised (test)")
         known = [r["q"] for r in ev["recent"] if r["q"] is not None]   # (a CST midnight may
         assert known and known[-1] == pytest.approx(20.0)                # have passed since)
+        stats = httpx.get(f"{health}/health", timeout=5).json()
+        assert stats["intake_stalled"] is False and stats["dead_notifications"] == 0
+        assert stats["intake"]["client_id"] == "fenwei-alerts-alerts"     # a stable session
+        metrics = httpx.get(f"{health}/metrics", timeout=5).text
+        assert "fenwei_alerts_intake_stalled 0.0" in metrics
+        assert "fenwei_alerts_dead_notifications 0.0" in metrics
 
-        time.sleep(3)             # let a few status rounds reach the service's board
-        assert not receiver.wait_for(lambda b: b["kind"].startswith("liveness."), 0)
+        # barrier: another site's gateway says offline (published after the agent's status
+        # rounds); once its alert arrives, a site-offline pass has seen both gateways
+        _gateway_says_offline(mosquitto.port, "gw-barrier", "xian", "air", "1462A")
+        assert receiver.wait_for(_is("liveness.site_offline", "issued", "site:gw-barrier"), 60)
+        assert not receiver.wait_for(lambda b: b["kind"].startswith("liveness.") and
+                                     b["subject"]["id"] != "site:gw-barrier", 0)
         agent.stop()              # clean stop: the agent's status says offline
         offline = receiver.wait_for(_is("liveness.site_offline", "issued",
                                         "site:gw-tongchuan-cli"), 60)
@@ -97,7 +130,8 @@ def test_alerts_run_wires_targets_and_edge_status(catalogue, mosquitto, influx_u
         agent.start()             # restart: online again, the alert is lifted
         assert receiver.wait_for(_is("liveness.site_offline", "lifted",
                                      "site:gw-tongchuan-cli"), 60)
-        sites = {b["alert_id"] for b in receiver.bodies if b["kind"] == "liveness.site_offline"}
+        sites = {b["alert_id"] for b in receiver.bodies if b["kind"] == "liveness.site_offline"
+                 and b["subject"]["id"] == "site:gw-tongchuan-cli"}
         assert len(sites) == 1    # one alert for the site, not one per device
     finally:
         agent.stop()

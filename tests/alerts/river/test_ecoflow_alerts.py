@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from alerts import ManualClock
-from alerts.ecoflow import TargetStore, daily_flow, monday_list, monthly_compliance
+from core.ecoflow import TargetStore, daily_flow, monday_list, monthly_compliance
 from core.store import open_store
 
 from .conftest import open_alerts, recipients_of

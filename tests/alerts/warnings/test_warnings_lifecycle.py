@@ -32,7 +32,8 @@ def svc(make_service):
 
 
 def test_issue_upgrade_hold_and_lift_after_more_than_36h(svc, clock, forecasts):
-    forecasts.set("xianyang", seq((100, 24), (201, 24)))              # yellow, 24 h ahead
+    # yellow (one window > 200); the first such window ends with hour 47, starts at hour 24
+    forecasts.set("xianyang", seq((100, 47), (201, 24)))              # onset 24 h ahead
     (a,) = run(svc, clock)
     assert (a["kind"], a["level"], a["state"]) == ("air.warning", "yellow", "active")
     ev = a["evidence"]
@@ -92,8 +93,8 @@ def test_no_forecast_is_insufficient_never_all_clear(svc, clock, forecasts):
 def test_2019_preset_by_rule_config(make_service, clock, forecasts):
     rules = {"rule": [dict(RULES["rule"][0], grading="unified-2019")]}
     svc = make_service(rules)
-    forecasts.set("xianyang", seq((201, 47)))
+    forecasts.set("xianyang", seq((201, 24)))          # 24 window ends = 47 h > 200
     assert run(svc, clock) == []
-    forecasts.set("xianyang", seq((201, 48)))
+    forecasts.set("xianyang", seq((201, 25)))          # 25 window ends = 48 h
     (a,) = run(svc, clock, 1)
     assert a["level"] == "yellow" and a["evidence"]["grading"]["id"] == "unified-2019"

@@ -38,7 +38,9 @@ def city_level(svc, city):
 
 def test_three_cities_raise_one_grouped_regional_warning(pg_url, make_service, forecasts,
                                                         receiver, hooked):
-    svc = make_service(RULES, state_url=pg_url, recipients=hooked, dispatch=True)
+    # one body per alert and recipient: notification grouping (default 30 s) is another test's
+    svc = make_service(RULES, state_url=pg_url, recipients=hooked, dispatch=True,
+                       group_wait="0s", link_base_url="https://fenwei.example/api")
     forecasts.set("xian", seq((100, 24), (201, 48)))      # orange
     forecasts.set("weinan", seq((100, 30), (201, 24)))    # yellow, overlapping
     forecasts.set("linfen", seq((100, 20), (201, 60)))    # orange
@@ -60,12 +62,22 @@ def test_three_cities_raise_one_grouped_regional_warning(pg_url, make_service, f
         "team-xian"]
     assert {b["event"] for b in got} == {"issued"} and len({b["seq"] for b in got}) == 1
     assert all("Ⅱ级" in b["text_zh"] and "临汾" in b["text_zh"] for b in got)
+    # the city warnings link to the regional one: Weinan's was raised by it (own: yellow),
+    # Xi'an's orange equals it; Xianyang is not part of it
+    city = {b["subject"]["id"]: b for b in receiver.bodies() if b["rule"] == "air-warning"}
+    assert city["city:weinan"]["regional"] == {
+        "alert_id": reg["id"], "level": "orange", "subject": "region:fenwei", "source": "forecast",
+        "issued_by": None, "raised": True,
+        "url": f"https://fenwei.example/api/alerts/{reg['id']}"}
+    assert city["city:xian"]["regional"]["alert_id"] == reg["id"]
+    assert city["city:xian"]["regional"]["raised"] is False
+    assert all(b["regional"] is None for b in got)        # the regional alert itself
 
 
 @pytest.mark.parametrize("setup", [
     {"xian": seq((201, 48)), "linfen": seq((201, 48))},                        # only 2
     {"xian": seq((201, 48)), "linfen": seq((201, 48)),
-     "weinan": seq((100, 60), (201, 30))},                                      # not overlapping
+     "weinan": seq((100, 72), (201, 24))},       # onset 72-23 = hour 49 > end 48: apart
 ], ids=["two cities", "windows apart"])
 def test_no_regional_warning(make_service, forecasts, setup):
     svc = make_service(RULES)
@@ -79,7 +91,7 @@ def test_no_regional_warning(make_service, forecasts, setup):
 def test_regional_lifts_with_its_cities(make_service, forecasts, clock):
     svc = make_service(RULES)
     for city in ("xian", "weinan", "linfen"):
-        forecasts.set(city, seq((201, 30)))
+        forecasts.set(city, seq((201, 24)))            # 24 ends = 47 h > 200: yellow
     svc.run_periodic()
     assert regional(svc)[0]["level"] == "yellow"
     forecasts.clear()                                      # clean for all 96 h
@@ -89,7 +101,7 @@ def test_regional_lifts_with_its_cities(make_service, forecasts, clock):
 
 
 def test_prompt_has_the_same_effect(make_service, forecasts, clock, receiver, hooked):
-    svc = make_service(RULES, recipients=hooked, dispatch=True)
+    svc = make_service(RULES, recipients=hooked, dispatch=True, group_wait="0s")
     alert = svc.regional_prompt(level="orange", cities=["xian", "xianyang", "weinan"],
                                 issued_by="汾渭平原大气污染防治协作小组办公室",
                                 note="区域重污染过程", valid_hours=48)

@@ -142,7 +142,8 @@ class Sl651Device:
 class Subscriber:
     """Collects readings and status messages (decoded against the catalogue)."""
 
-    def __init__(self, url_port: int, catalogue) -> None:
+    def __init__(self, url_port: int, catalogue, user: str | None = None,
+                 password: str | None = None) -> None:
         self.cat = catalogue
         self.batches: list = []
         self.rejected: list = []
@@ -153,6 +154,8 @@ class Subscriber:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"sub{time.time_ns()}", clean_session=False)
         self.client.reconnect_delay_set(0.2, 1)
+        if user is not None:
+            self.client.username_pw_set(user, password)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe([(READINGS_FILTER, 1),
                                                              (STATUS_FILTER, 1)])

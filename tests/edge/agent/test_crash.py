@@ -50,7 +50,7 @@ password = "123456"
 
 def _spawn(config: str, url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "FENWEI_MQTT_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", config],
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "edge", "run", "--config", config],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, 20, proc)
     return proc

@@ -87,7 +87,7 @@ GOOD = rtd("a34004-Rtd=75,a34004-Flag=N")
                      "bad_field", id="qn-not-digits"),
         pytest.param(frame(HEADER.replace("Flag=5", "Flag=7;PNUM=2;PNO=3") + "&&"),
                      "bad_field", id="pno-above-pnum"),
-        pytest.param(frame(HEADER + "&&"), "bad_field", id="upload-without-datatime"),
+        pytest.param(frame(HEADER + "a34004-Rtd=75&&"), "bad_field", id="upload-without-datatime"),
         pytest.param(frame(HEADER + "DataTime=20241305100000&&"), "bad_field",
                      id="datatime-month-13"),
         pytest.param(frame(HEADER.replace(";CP=&&", "") + "&&"), "bad_field", id="no-cp"),

@@ -1,4 +1,4 @@
-"""HJ 212 against the shared field vectors and the standard's own example.
+"""HJ 212 against the field-protocol vectors (tests/data) and the standard's own example.
 
 CRC check values are computed here by an independent bit loop (or hard-coded), never by the
 code under test.
@@ -23,7 +23,7 @@ from edge.protocols.hj212 import (
     to_readings,
 )
 
-VECTORS_FILE = Path("/work/shared/vectors/field-protocol-examples.json")
+VECTORS_FILE = Path(__file__).parents[2] / "data/field-protocols/field-protocol-examples.json"
 STANDARD_EXAMPLE = (
     "##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
     "Flag=5;CP=&&RtdInterval=30&&1C80\r\n"

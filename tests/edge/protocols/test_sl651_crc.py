@@ -9,7 +9,7 @@ import pytest
 
 from edge.protocols.sl651 import crc16_modbus
 
-VECTORS = Path("/work/shared/vectors/field-protocol-examples.json")
+VECTORS = Path(__file__).parents[2] / "data/field-protocols/field-protocol-examples.json"
 
 
 def bitwise_crc(data: bytes) -> int:

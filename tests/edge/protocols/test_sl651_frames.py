@@ -92,8 +92,8 @@ def test_uniform_interval_two_elements_interleaved_by_step():
     ]
     obs = observations(frame)
     assert [o["ts"] for o in obs] == [t0 + timedelta(minutes=5 * k) for k in range(3)]
-    assert obs[1] | {"ts": None} == {"ts": None, "station": "0061000123", "function": 0x31,
-                                     "values": {"stage": 1.24}, "flags": {"discharge": "D"}}
+    assert obs[1] | {"ts": None} == {"ts": None, "period": "PT0S", "station": "0061000123",
+                                     "function": 0x31, "values": {"stage": 1.24}, "flags": {"discharge": "D"}}
 
 
 def test_uniform_interval_single_element_series():

@@ -1,4 +1,4 @@
-"""Every SL651 entry of the shared field-protocol vectors decodes as its notes say."""
+"""Every SL651 entry of the field-protocol vectors (tests/data) decodes as its notes say."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from edge.protocols.sl651 import (
     FrameError, Reason, Reassembler, StreamDecoder, ack, decode_frame, observations,
 )
 
-VECTORS = Path("/work/shared/vectors/field-protocol-examples.json")
+VECTORS = Path(__file__).parents[2] / "data/field-protocols/field-protocol-examples.json"
 CST = timezone(timedelta(hours=8))
 
 
@@ -130,10 +130,12 @@ def test_ack_reproduces_the_published_acks():
 
 
 def test_observations_of_hourly_report():
-    [obs] = observations(decode_frame(_by_crc("F502")))
-    assert obs["ts"] == t(2017, 7, 18, 11, 0)
-    assert obs["values"] == {"stage": 10.49, "voltage": 10.99}
+    *arrays, obs = observations(decode_frame(_by_crc("F502")))
+    assert obs["ts"] == t(2017, 7, 18, 11, 0) and obs["period"] == "PT0S"
+    # the 12th relative-stage sample (0x0031 = 49 cm) shares 11:00 with 39 23 = 10.490 m
+    assert obs["values"] == {"stage": 10.49, "voltage": 10.99, "stage_relative": 0.49}
     assert obs["station"] == "0011223344" and obs["function"] == 0x34
+    assert len(arrays) == 12 + 11  # 12 rain totals, 11 more stage samples (10:05 .. 10:55)
 
 
 def test_keepalive_with_7e_in_serial_is_found_in_a_stream():

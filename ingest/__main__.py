@@ -1,4 +1,0 @@
-"""``python -m ingest run ...`` (same as ``fenwei ingest run``)."""
-from .cli import app
-
-app()
