@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -25,7 +26,31 @@ class ServerError(RuntimeError):
     """A server binary is missing or the server did not come up."""
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A loopback port free now, for a server started next.
+
+    Chosen at random below the kernel's ephemeral range: a port from that range (what
+    binding port 0 gives) can be taken by any outgoing connection before the server binds
+    it, which busy test runs hit; below it only another chosen port can collide.
+    """
+    lo = _ephemeral_range()[0]
+    rng = random.SystemRandom()
+    for _ in range(200) if lo > 11000 else ():
+        port = rng.randrange(10000, lo)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

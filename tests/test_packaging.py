@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from core.localservers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -144,14 +145,8 @@ def test_every_command_answers_help(installed):
     assert not bad, "\n".join(bad)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_api_serves_the_dashboard_with_packaged_echarts(installed):
-    port = _free_port()
+    port = free_port()
     log = (installed["tmp"] / "api.log").open("w")
     proc = subprocess.Popen([installed["venv"] / "bin" / "fenwei", "api", "run", "--port",
                              str(port)], cwd=installed["cwd"], env=installed["env"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 from alerts import AlertService, AlertSettings, ManualClock, packaged_rules
 from api import build_app
 from api.auth import KeyStore
+from core.localservers import free_port
 from core.settings import load_settings
 from core.wire import Reading
 
@@ -121,18 +121,19 @@ def _alert(client, tokens, city) -> dict:
 def test_alert_of_the_service_is_listed_in_the_feed_and_streamed(world):
     svc, client, tokens, _, _ = world
     got: list[str] = []
-
-    def raise_soon():
-        time.sleep(0.5)
-        _raise(svc, "xian")
-    threading.Thread(target=raise_soon, daemon=True).start()
-    t0 = time.monotonic()
+    t0 = None
+    # the stream starts after the newest event at connect: the alert is raised once the
+    # stream says it is connected (raising it earlier would rightly not be streamed)
     with client.stream("GET", f"/events?key={tokens['inspector']}") as resp:
         for line in resp.iter_lines():
             got.append(line)
+            if line == ": connected" and t0 is None:
+                t0 = time.monotonic()
+                threading.Thread(target=_raise, args=(svc, "xian"), daemon=True).start()
             if line.startswith("data: "):
                 break
-    assert time.monotonic() - t0 < 5.0
+            assert t0 is None or time.monotonic() - t0 < 30.0, got   # keep-alives every 10 s
+    assert t0 is not None and time.monotonic() - t0 < 5.0
     event = json.loads(got[-1][6:])
     assert "event: issued" in got and event["subject"]["id"] == "station:1462A"
     a = _alert(client, tokens, "xian")
@@ -193,17 +194,11 @@ def test_ecoflow_and_dead_letters_answer_from_settings(world):
     assert r.status_code == 200 and r.json() == {"count": 0, "rows": []}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_fenwei_api_run_subprocess_sees_alerts_of_another_process(pg_url, tmp_path):
     svc = AlertService(AlertSettings(state_url=pg_url, mqtt_enabled=False),
                        rules=_rules(), clock=ManualClock(T0 + timedelta(hours=2, minutes=20)))
     svc.start(dispatch=False, schedule=False)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FENWEI_STATE_URL": pg_url, "FENWEI_DATA_DIR": str(tmp_path),
            "FENWEI_STORE_URL": f"duckdb:///{tmp_path / 'store.duckdb'}",
            "FENWEI_ALERTS_MQTT_ENABLED": "false"}

@@ -15,7 +15,6 @@ import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
 
-from core.localservers import free_port
 from core.wire import encode, reading_dict, readings_topic
 
 from alerts_platform_helpers import recipients_file, wait_until
@@ -46,7 +45,10 @@ def _spawn(tmp_path, name, pg_url, mosquitto, rcpts):
            "FENWEI_ALERTS_INSTANCE": name, "PYTHONUNBUFFERED": "1",
            # these count single messages on the wall clock: grouping (default 30 s) off
            "FENWEI_ALERTS_GROUP_WAIT": "0s",
-           "FENWEI_HEALTH_PORT": str(free_port())}
+           # port 0 and a file naming the bound port: a port picked here could be taken by
+           # another test's connection before the process binds it (seen in CI)
+           "FENWEI_HEALTH_PORT": "0",
+           "FENWEI_HEALTH_PORT_FILE": str(tmp_path / f"{name}.port")}
     log = tmp_path / f"{name}.log"        # a file, not a pipe: nothing to keep reading
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "core.cli", "alerts", "run", "--rules",
@@ -56,7 +58,9 @@ def _spawn(tmp_path, name, pg_url, mosquitto, rcpts):
             and proc.poll() is None:
         # "running" comes before the broker granted the subscription: a reading published
         # earlier would reach no session yet (the first start of this id)
-        ready = f"http://127.0.0.1:{env['FENWEI_HEALTH_PORT']}/ready"
+        port_file = tmp_path / f"{name}.port"
+        assert wait_until(port_file.exists, 30), "no health port file"
+        ready = f"http://127.0.0.1:{port_file.read_text()}/ready"
         assert wait_until(lambda: _ready(ready), 30), "alerts service never ready"
         return proc
     proc.kill()

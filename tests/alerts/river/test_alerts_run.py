@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from core.ecoflow import TargetStore
-from core.localservers import free_port
 from core.store import open_store
 from core.timeutil import CST
 from core.wire import Reading
@@ -91,9 +90,10 @@ def test_alerts_run_wires_targets_and_edge_status(catalogue, mosquitto, influx_u
     rules.write_text(RULES, encoding="utf-8")
     agent = _agent(tmp_path, mosquitto.url)
     agent.start()
-    health = f"http://127.0.0.1:{free_port()}"
+    port_file = tmp_path / "health.port"   # port 0: a port picked here may be taken first
     env = {**os.environ, "FENWEI_MQTT_URL": mosquitto.url, "FENWEI_STORE_URL": influx_url,
-           "PYTHONUNBUFFERED": "1", "FENWEI_HEALTH_PORT": health.rsplit(":", 1)[1],
+           "PYTHONUNBUFFERED": "1", "FENWEI_HEALTH_PORT": "0",
+           "FENWEI_HEALTH_PORT_FILE": str(port_file),
            # not about grouping: with the default 30 s wait the catch-all's "lifted" copy
            # would wait the group interval (5 min) after the group's "issued" message
            "FENWEI_ALERTS_GROUP_WAIT": "0s"}
@@ -108,6 +108,7 @@ def test_alerts_run_wires_targets_and_edge_status(catalogue, mosquitto, influx_u
         assert (ev["target_m3s"], ev["target_source"]) == (50.0, "raised (test)")
         known = [r["q"] for r in ev["recent"] if r["q"] is not None]   # (a CST midnight may
         assert known and known[-1] == pytest.approx(20.0)                # have passed since)
+        health = f"http://127.0.0.1:{port_file.read_text()}"   # written before intake starts
         stats = httpx.get(f"{health}/health", timeout=5).json()
         assert stats["intake_stalled"] is False and stats["dead_notifications"] == 0
         assert stats["intake"]["client_id"] == "fenwei-alerts-alerts"     # a stable session
