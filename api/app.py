@@ -7,6 +7,7 @@ from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from core.catalogue import Catalogue
@@ -57,7 +58,7 @@ def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
     app.state.dead_letters_path = dead_letters_path
     app.add_exception_handler(StoreError, _store_error)
     app.add_middleware(Guard)   # innermost: a write is authenticated before its body is read
-    app.middleware("http")(_audit_writes)
+    app.add_middleware(_AuditWrites)
     metrics.install(app)  # outermost: counts every answer, 401/429 included
     for module in (ops, metrics, catalogue, series, aqi, ecoflow, alerts, silences, ack,
                    events, forecasts, deadletters, reports, inspect, bulletins):
@@ -81,13 +82,28 @@ def _openapi(app: FastAPI) -> dict:
     return app.openapi_schema
 
 
-async def _audit_writes(request: Request, call_next):
-    """One audit row per write by a known key; anonymous requests write nothing."""
-    response = await call_next(request)
-    p = getattr(request.state, "principal", None)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and p is not None:
-        request.app.state.keys.audit(p, request.method, request.url.path, response.status_code)
-    return response
+class _AuditWrites:
+    """One audit row per write by a known key; anonymous requests write nothing. Pure ASGI
+    (a ``BaseHTTPMiddleware`` costs every request, reads included, a task group and a
+    memory stream)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        status = [500]
+
+        async def watched(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+        await self.app(scope, receive, watched)
+        p = scope.get("state", {}).get("principal")
+        if p is not None:
+            await run_in_threadpool(scope["app"].state.keys.audit, p, scope["method"],
+                                    Request(scope).url.path, status[0])
 
 
 def _store_error(request: Request, exc: StoreError) -> JSONResponse:

@@ -17,6 +17,8 @@ class IngestMetrics:
         self.readings = Counter(p + "readings_stored", "readings written to the store",
                                 registry=r)
         self.batches = Counter(p + "batches", "batches written to the store", registry=r)
+        self.last_write = Gauge(p + "last_write_timestamp_seconds", "Unix time the store "
+                                "last accepted a batch of readings", registry=r)
         self.acks = Counter(p + "acks", "messages acknowledged", registry=r)
         self.write_seconds = Histogram(
             p + "write_seconds", "store write latency per batch (retries included)",

@@ -195,6 +195,7 @@ class Writer:
             t0 = time.perf_counter()
             bad = self._write_bisect(readings)
             self.m.write_seconds.observe(time.perf_counter() - t0)
+            self.m.last_write.set_to_current_time()
             self.m.batches.inc()
             self.batch_count += 1
             dead += [_reading_letter(readings[i], reason, detail) for i, reason, detail in bad]

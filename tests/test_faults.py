@@ -150,9 +150,9 @@ def test_the_stack_loses_nothing_through_outages_and_kills(tmp_path):
                     "claimed_by, claimed_until, created_at, last_error FROM outbox "
                     "WHERE channel = 'webhook' AND status <> 'delivered'")).all()
             eng.dispose()
-            assert rows and {s for _, s in rows} == {"delivered"}, (
-                Counter(s for _, s in rows), [tuple(r) for r in left[:5]], stopped,
-                run.logs_tail())
+            assert rows and {s for _, s in rows} == {"delivered"}, "\n".join(
+                [str(Counter(s for _, s in rows)), *(repr(tuple(r)) for r in left[:10]),
+                 stopped, run.logs_tail()])
             got = Counter(k for k in run.receiver.keys if k)
             repeated = run.receiver.repeated_keys(killed_at)
             assert not repeated, repeated

@@ -37,18 +37,32 @@ class ApiMetrics:
 def install(app: FastAPI) -> None:
     """Give ``app`` its registry and the middleware that counts every request."""
     app.state.metrics = ApiMetrics()
+    app.add_middleware(_Count, metrics=app.state.metrics)
 
-    async def count(request: Request, call_next):
+
+class _Count:
+    """Pure ASGI (a ``BaseHTTPMiddleware`` runs every response through a task group and a
+    memory stream: 1-2 ms of CPU per request under load, more per streamed chunk)."""
+
+    def __init__(self, app, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
         t = time.perf_counter()
-        status = 500
+        head = [500, None]
+
+        async def watched(message):
+            if message["type"] == "http.response.start" and head[1] is None:
+                head[0], head[1] = message["status"], time.perf_counter() - t
+            await send(message)
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, watched)
         finally:
-            route = getattr(request.scope.get("route"), "path", UNMATCHED)
-            app.state.metrics.observe(request.method, route, status, time.perf_counter() - t)
-    app.middleware("http")(count)
+            route = getattr(scope.get("route"), "path", UNMATCHED)
+            took = head[1] if head[1] is not None else time.perf_counter() - t
+            self.metrics.observe(scope["method"], route, head[0], took)
 
 
 @router.get("/metrics", response_class=Response,
