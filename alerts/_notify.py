@@ -222,14 +222,15 @@ class Notifier:
         return now + self.group_wait
 
     @staticmethod
-    def release_groups(conn, now) -> int:
+    def release_groups(conn, now, *, retries: bool = False) -> int:
         """Rows waiting for their group (pending, never tried, due later) are due ``now``;
-        returns how many. For a clock that stands still (a replay held at its period's end),
-        where a wait in clock time would never end."""
-        res = conn.execute(outbox.update().where(
-            outbox.c.status == "pending", outbox.c.group_key.is_not(None),
-            outbox.c.attempts == 0, outbox.c.next_attempt_at > now).values(
-            next_attempt_at=now))
+        with ``retries`` also failed rows waiting out their backoff; returns how many. For
+        a clock that stands still (a replay held at its period's end), where a wait in
+        clock time would never end."""
+        waiting = [outbox.c.status == "pending", outbox.c.next_attempt_at > now]
+        if not retries:
+            waiting += [outbox.c.group_key.is_not(None), outbox.c.attempts == 0]
+        res = conn.execute(outbox.update().where(*waiting).values(next_attempt_at=now))
         return res.rowcount or 0
 
     def _rows(self, conn, cur, event, seq, route, title, cap, now, line=None, head=None) -> int:

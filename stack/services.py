@@ -177,9 +177,11 @@ class Alerting:
                 self.svc.run_soon(rule.id)
 
     def release_groups(self) -> int:
-        """Send the groups still waiting now (their rows due at once); returns the rows."""
+        """Send the groups still waiting now (their rows due at once), and retry now the rows
+        waiting out a backoff: called only while the clock stands still (a replay held at
+        its period's end), where a wait in clock time would never end; returns the rows."""
         with self.svc.engine.begin() as conn:
-            n = self.svc.notifier.release_groups(conn, self.clock.now())
+            n = self.svc.notifier.release_groups(conn, self.clock.now(), retries=True)
         if n and self.svc.dispatcher is not None:
             self.svc.dispatcher.wake()
         return n

@@ -46,6 +46,13 @@ def _influx(url: str, q: str) -> None:
     r.raise_for_status()
 
 
+def _text(path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError as exc:
+        return repr(exc)
+
+
 def _points(store_url: str, start, days: int) -> dict[tuple[str, str], set]:
     """(measurement, station) -> the times stored in the period, counted in InfluxDB."""
     u = urlsplit(store_url)
@@ -152,7 +159,7 @@ def test_the_stack_loses_nothing_through_outages_and_kills(tmp_path):
             eng.dispose()
             assert rows and {s for _, s in rows} == {"delivered"}, "\n".join(
                 [str(Counter(s for _, s in rows)), *(repr(tuple(r)) for r in left[:10]),
-                 stopped, run.logs_tail()])
+                 stopped, _text(run.folder / "logs" / "stack.log"), run.logs_tail()])
             got = Counter(k for k in run.receiver.keys if k)
             repeated = run.receiver.repeated_keys(killed_at)
             assert not repeated, repeated

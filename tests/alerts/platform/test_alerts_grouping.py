@@ -152,3 +152,24 @@ def test_a_clock_that_stands_still_releases_waiting_groups(
     svc.dispatch_once()
     assert receiver.wait_count(1) and receiver.bodies()[0]["count"] == 3
     assert {r["status"] for r in svc.outbox() if r["channel"] == "webhook"} == {"delivered"}
+
+
+def test_a_clock_that_stands_still_retries_failed_rows_now(
+        sqlite_url, make_service, clock, receiver, tmp_path):
+    """A delivery that failed just before a replay's clock was held waits out a backoff in
+    clock time that never passes: with ``retries`` it is due now and is delivered."""
+    rcpts = recipients_file(tmp_path, {"team-xian": [{"type": "webhook", "url": receiver.url}]})
+    svc = make_service(sqlite_url, rules=PM25_RULES, recipients=rcpts, group_wait="0s")
+    clock.set(T0)
+    receiver.status = 503
+    _cross(svc, XIAN[:1], T0 - timedelta(minutes=20))
+    svc.dispatch_once()
+    (row,) = [r for r in svc.outbox() if r["channel"] == "webhook"]
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert row["next_attempt_at"] > clock.now()     # a backoff the held clock never reaches
+    receiver.status = 200
+    with svc.engine.begin() as conn:
+        assert svc.notifier.release_groups(conn, clock.now()) == 0     # not a group wait
+        assert svc.notifier.release_groups(conn, clock.now(), retries=True) == 1
+    svc.dispatch_once()
+    assert [r["status"] for r in svc.outbox() if r["channel"] == "webhook"] == ["delivered"]
