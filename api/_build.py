@@ -53,7 +53,8 @@ def build_app(settings: Settings | None = None, *, clock: Any = None, store: Sto
         store = open_store(settings.store_url, cat, max_rows=settings.store_max_rows)
     app = create_app(store, cat, KeyStore(settings.state_url), alert_state=state,
                      targets=TargetStore(settings.state_url, cat), clock=epoch,
-                     dead_letters_path=api_settings.dead_letters_path(settings.data_dir))
+                     dead_letters_path=api_settings.dead_letters_path(settings.data_dir),
+                     max_concurrent=api_settings.max_concurrent)
     _close_at_shutdown(app, state.close, store.close if own_store else None)
     return app
 

@@ -22,6 +22,8 @@ class ApiSettings(BaseSettings):
     ingest_state_path: Path | None = Field(None, validation_alias=AliasChoices(
         "FENWEI_API_INGEST_STATE_PATH", "FENWEI_INGEST_STATE_PATH"))
     migrate: bool = True   # upgrade the state schema at start; False: refuse an old schema
+    # requests worked on at once; the rest wait in arrival order (api/admission.py); 0: off
+    max_concurrent: int = Field(0, ge=0)
 
     def dead_letters_path(self, data_dir: Path) -> Path:
         return self.ingest_state_path or Path(data_dir) / "ingest-state.sqlite"

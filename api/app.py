@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from core.catalogue import Catalogue
 from core.store import QueryError, QueryTooLarge, Store, StoreError, StoreUnavailable
 
+from .admission import Admission
 from .auth import FailureLimiter, KeyStore, RateLimiter
 from .dashboard import router as dashboard_router
 from .guard import MAX_BODY, Guard
@@ -33,18 +34,24 @@ ERRORS = {401: {"model": Error, "description": "missing, invalid or revoked API 
                                                "authentications from this address, exceeded"}}
 
 
+MAX_CONCURRENT = 0
+
+
 def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
                limiter: RateLimiter | None = None,
                auth_failures: FailureLimiter | None = None, targets=None, alert_state=None,
                alert_service=None, extras: dict | None = None,
                clock: Callable[[], float] = time.time,
-               dead_letters_path: str | Path | None = None) -> FastAPI:
+               dead_letters_path: str | Path | None = None,
+               max_concurrent: int = MAX_CONCURRENT) -> FastAPI:
     """The app from its parts; :func:`api.build_app` builds them from settings. Optional
     parts (``targets``; ``alert_state``: an ``alerts.AlertState`` on the state database, or
     ``alert_service``, its older name, anything with that interface; ``dead_letters_path``:
     the ingest state file holding dead letters) answer 503 when absent; ``clock`` is the
     service's notion of now (the demo runs on simulated time); ``auth_failures``: failed
-    authentications allowed per client address (default :class:`FailureLimiter`)."""
+    authentications allowed per client address (default :class:`FailureLimiter`);
+    ``max_concurrent``: requests worked on at once, the rest wait in arrival order
+    (:mod:`api.admission`; 0: no limit)."""
     app = FastAPI(title="Fenwei API", version="0.1.0",
                   description="Stations, series and warnings for the Guanzhong and Fen-Wei "
                               "Plains. Send `Authorization: Bearer <key>`. Times are ISO 8601 "
@@ -59,6 +66,7 @@ def create_app(store: Store, catalogue_: Catalogue, keys: KeyStore, *,
     app.add_exception_handler(StoreError, _store_error)
     app.add_middleware(Guard)   # innermost: a write is authenticated before its body is read
     app.add_middleware(_AuditWrites)
+    app.add_middleware(Admission, limit=max_concurrent)
     metrics.install(app)  # outermost: counts every answer, 401/429 included
     for module in (ops, metrics, catalogue, series, aqi, ecoflow, alerts, silences, ack,
                    events, forecasts, deadletters, reports, inspect, bulletins):

@@ -161,8 +161,9 @@ def _serve(store_url: str, keys_url: str, port: int, now: float) -> None:
     import uvicorn
     cat = load_catalogue()
     store = open_store(store_url, cat)
+    from ._settings import ApiSettings
     app = create_app(store, cat, KeyStore(keys_url), limiter=RateLimiter(1e9, 1e9),
-                     clock=lambda: now)
+                     clock=lambda: now, max_concurrent=ApiSettings().max_concurrent)
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     finally:

@@ -63,6 +63,7 @@ class ApiSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
+    max_concurrent: int = Field(0, ge=0)   # read by api._settings (FENWEI_API_MAX_CONCURRENT)
 
 
 class ClockSection(_Section):

@@ -368,6 +368,7 @@ def run_bench(n1: int = 50_000, n50: int = 4_000, seed: int = 0, protocol: str =
         "ratio_50_vs_influx": round(r50["readings_per_s"] / influx_ceiling, 3),
         "ratio_50": round(r50["readings_per_s"] / influx_ceiling, 3),
         "ratio_share2_vs_1": round(r2["readings_per_s"] / r1["readings_per_s"], 3),
+        "ratio_share2_vs_bare": round(r2["readings_per_s"] / ceiling, 3),
         "influx_ceiling_writers": 2,
         "load_avg_start": [round(x, 2) for x in load0],
         "load_avg_end": [round(x, 2) for x in load],
