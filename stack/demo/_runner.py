@@ -133,14 +133,19 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     _say(f"MQTT: mqtt://127.0.0.1:{mqtt_port}")
     store = open_store(f"duckdb://{data_dir / 'fenwei.duckdb'}", cat)
     source = _source(opts, scenario, cat, store, data_dir, mqtt_port, span)
+    forecasts = source.forecasts(store, cat, data_dir) if opts.forecast_model else None
+    training = None
+    if forecasts is not None:
+        # trained while the sink and the state database are set up (scikit-learn's fitting
+        # leaves the interpreter free most of the time), before the rules start
+        _say("training the forecast model on simulated history ...")
+        training = asyncio.ensure_future(asyncio.to_thread(forecasts.prepare))
     source.start_sink()
     state_url = f"sqlite:///{data_dir / 'fenwei-state.db'}"
-    keys = KeyStore(state_url)
-    targets = TargetStore(state_url, cat)
-    forecasts = source.forecasts(store, cat, data_dir) if opts.forecast_model else None
-    if forecasts is not None:   # before the rules start: training gets the interpreter alone
-        _say("training the forecast model on simulated history ...")
-        await asyncio.to_thread(forecasts.prepare)
+    keys = await asyncio.to_thread(KeyStore, state_url)
+    targets = await asyncio.to_thread(TargetStore, state_url, cat)
+    if training is not None:
+        await training
     # the embedded amqtt broker has no shared subscriptions: share_group=""
     alerting = Alerting(catalogue=cat, store=store, clock=source.now,
                         state_url=f"sqlite:///{data_dir / 'fenwei-alerts.db'}",
