@@ -187,10 +187,13 @@ async def _main(opts: DemoOptions, scenario: str, data_dir: Path,
     finally:
         t0 = time.monotonic()
         # in worker threads: the embedded broker runs on this event loop, and the clients
-        # being stopped (paho's loop_stop, final publishes) need it to keep serving
-        await asyncio.to_thread(source.stop)     # source first
+        # being stopped (paho's loop_stop, final publishes) need it to keep serving.
+        # The alert service stops before the source: stopping edge agents say their sites
+        # are offline, and the demo's own end is no site going down (an alert per simulated
+        # site in the last second). Then the source, so ingest stores what was sent.
         await asyncio.to_thread(jobs.stop)
         await asyncio.to_thread(alerting.stop)
+        await asyncio.to_thread(source.stop)
         log.info("demo: pipeline stopped in %.1fs", time.monotonic() - t0)
         server.should_exit = True
         api_thread.join(10)

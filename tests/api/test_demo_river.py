@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -91,6 +92,12 @@ def test_spring_lowflow_through_the_demo_webhook_and_reports(tmp_path, receiver)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
         assert proc.returncode == 0, "".join(seen)
+        # the demo's own stop is no site going offline (its edge agents stop after the
+        # alert service: their "offline" status raised a site-offline alert per site)
+        with sqlite3.connect(tmp_path / "demo" / "fenwei-alerts.db") as db:
+            liveness = db.execute("SELECT rule_id, subject FROM alerts "
+                                  "WHERE rule_id = 'site-offline'").fetchall()
+        assert liveness == [], liveness
     finally:
         if proc.poll() is None:
             proc.kill()
