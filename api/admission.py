@@ -58,7 +58,7 @@ class _Fifo:
 
 
 class Admission:
-    def __init__(self, app, limit: int = 8) -> None:
+    def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
         self._gates: dict[int, _Fifo] = {}      # per event loop (tests run several)
 

@@ -7,8 +7,8 @@ from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from core.catalogue import Catalogue
 from core.store import QueryError, QueryTooLarge, Store, StoreError, StoreUnavailable

@@ -47,6 +47,7 @@ from core.store import open_store
 from core.timeutil import CST
 from core.wire import Reading
 
+from ._settings import ApiSettings
 from .app import create_app
 from .auth import KeyStore, RateLimiter
 
@@ -161,7 +162,6 @@ def _serve(store_url: str, keys_url: str, port: int, now: float) -> None:
     import uvicorn
     cat = load_catalogue()
     store = open_store(store_url, cat)
-    from ._settings import ApiSettings
     app = create_app(store, cat, KeyStore(keys_url), limiter=RateLimiter(1e9, 1e9),
                      clock=lambda: now, max_concurrent=ApiSettings().max_concurrent)
     try:
