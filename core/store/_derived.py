@@ -58,21 +58,33 @@ def duck_write_frame(db, measurement: str, frame: pd.DataFrame, tags: Sequence[s
     return len(df)
 
 
-def duck_read_frame(db, measurement: str, start: datetime, end: datetime,
-                    where: dict[str, Sequence[str]] | None, max_rows: int) -> pd.DataFrame:
-    check_measurement(measurement, None, list(where or {}))
-    for col, values in (where or {}).items():  # checked even when the table does not exist
+def _check_values(where: dict[str, Sequence[str]] | None) -> None:
+    for col, values in (where or {}).items():
         if not all(isinstance(v, str) and IDENT.match(v) for v in values):
             raise QueryError(f"bad value for {col}")
-    table = f"d_{measurement}"
-    if not db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                      [table]).fetchone()[0]:
-        return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]")})
+
+
+def _select(table: str, start: datetime, end: datetime,
+            where: dict[str, Sequence[str]] | None) -> tuple[str, list]:
+    """``SELECT *`` of ``table`` in ``[start, end)`` where each column is one of its values
+    (values checked by :func:`_check_values`, bound as parameters)."""
     sql, args = f"SELECT * FROM {table} WHERE time >= ? AND time < ?", [
         int(start.timestamp()), int(end.timestamp())]
     for col, values in (where or {}).items():
         sql += f' AND "{col}" IN ({", ".join("?" for _ in values)})'
         args += list(values)
+    return sql, args
+
+
+def duck_read_frame(db, measurement: str, start: datetime, end: datetime,
+                    where: dict[str, Sequence[str]] | None, max_rows: int) -> pd.DataFrame:
+    check_measurement(measurement, None, list(where or {}))
+    _check_values(where)   # checked even when the table does not exist
+    table = f"d_{measurement}"
+    if not db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                      [table]).fetchone()[0]:
+        return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]")})
+    sql, args = _select(table, start, end, where)
     df = db.execute(sql + f" ORDER BY time LIMIT {max_rows + 1}", args).df()
     if len(df) > max_rows:
         raise QueryTooLarge(f"more than {max_rows} rows")
@@ -87,19 +99,13 @@ def duck_latest_frame(db, measurement: str, start: datetime, end: datetime,
     numeric field ``present`` holds a value (>= 0) when named: one window query, the scan
     bounded by the time range."""
     check_measurement(measurement, None, [*(where or {}), by, *([present] if present else [])])
-    for col, values in (where or {}).items():
-        if not all(isinstance(v, str) and IDENT.match(v) for v in values):
-            raise QueryError(f"bad value for {col}")
+    _check_values(where)
     table = f"d_{measurement}"
     have = {r[0] for r in db.execute("SELECT column_name FROM information_schema.columns "
                                      "WHERE table_name = ?", [table]).fetchall()}
     if not have or (present and present not in have):
         return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]")})
-    sql, args = f"SELECT * FROM {table} WHERE time >= ? AND time < ?", [
-        int(start.timestamp()), int(end.timestamp())]
-    for col, values in (where or {}).items():
-        sql += f' AND "{col}" IN ({", ".join("?" for _ in values)})'
-        args += list(values)
+    sql, args = _select(table, start, end, where)
     if present:
         sql += f' AND "{present}" >= 0'
     df = db.execute(sql + f' QUALIFY row_number() OVER (PARTITION BY "{by}" ORDER BY time DESC)'
