@@ -78,12 +78,8 @@ def test_hash_matches_mosquitto_passwd(tmp_path):
 
 
 def test_station_credentials_are_confined(tmp_path, catalogue):
-    out = tmp_path / "broker"
-    res = CliRunner().invoke(broker_app, ["config", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    creds = json.loads((out / "credentials.json").read_text())
+    out, creds, broker = _configured(tmp_path)
     assert (out / "credentials.json").stat().st_mode & 0o077 == 0
-    broker = _generated_broker(tmp_path, out)
     clients = []
     try:
         def client(user, password=None):
@@ -110,7 +106,7 @@ def test_station_credentials_are_confined(tmp_path, catalogue):
         # it; a's SUBACK comes after anything the broker had queued for a by then
         assert _until(lambda: alerts_topic("xian") in ingest.got)
         assert sorted(ingest.got) == sorted([own, other, alerts_topic("xian")])
-        assert not a.subscribe(f"fenwei/v1/xian/air/1462A/config").is_failure
+        assert not a.subscribe("fenwei/v1/xian/air/1462A/config").is_failure
         assert a.got == []                                         # others' data: nothing
         bad = Client(broker.port, "1462A", "wrong")
         clients.append(bad)
@@ -130,6 +126,16 @@ def _until(cond, timeout: float = 5) -> bool:
     return True
 
 
+def _configured(tmp_path):
+    """(folder, credentials, broker): `fenwei broker config` run into a folder, and a
+    Mosquitto started with what it generated."""
+    out = tmp_path / "broker"
+    res = CliRunner().invoke(broker_app, ["config", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    creds = json.loads((out / "credentials.json").read_text())
+    return out, creds, _generated_broker(tmp_path, out)
+
+
 def _generated_broker(tmp_path, out) -> Mosquitto:
     """A Mosquitto configured with the lines `fenwei broker config` generated."""
     lines = [ln for ln in (out / "mosquitto.conf").read_text().splitlines()
@@ -143,11 +149,7 @@ def _generated_broker(tmp_path, out) -> Mosquitto:
 
 
 def test_station_credentials_cannot_take_over_the_ingest_session(tmp_path):
-    out = tmp_path / "broker"
-    res = CliRunner().invoke(broker_app, ["config", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    creds = json.loads((out / "credentials.json").read_text())
-    broker = _generated_broker(tmp_path, out)
+    _, creds, broker = _configured(tmp_path)
     clients = []
     try:
         ingest = Client(broker.port, "ingest", creds["ingest"], client_id="fenwei-ingest",

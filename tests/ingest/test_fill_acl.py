@@ -2,22 +2,13 @@
 request, that station reads it, another station can neither read nor forge it."""
 from __future__ import annotations
 
-import json
-
-from typer.testing import CliRunner
-
 from core.wire import fill_topic
-from ingest.broker import broker_app
 
-from .test_broker_acl import Client, _generated_broker, _until
+from .test_broker_acl import Client, _configured, _until
 
 
 def test_only_the_ingest_publishes_fill_requests_only_their_station_reads_them(tmp_path):
-    out = tmp_path / "broker"
-    res = CliRunner().invoke(broker_app, ["config", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    creds = json.loads((out / "credentials.json").read_text())
-    broker = _generated_broker(tmp_path, out)
+    _, creds, broker = _configured(tmp_path)
     clients = []
     try:
         def client(user):
