@@ -12,15 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import random
-import socket
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ._serve import served
 from .test_dashboard_browser import _shot, _wait, browser  # noqa: F401  (a fixture)
 
 CST = timezone(timedelta(hours=8))
@@ -71,7 +69,6 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture
 def api(catalogue, tmp_path):
-    import uvicorn
 
     from api.app import create_app
     from api.auth import KeyStore, RateLimiter
@@ -86,19 +83,8 @@ def api(catalogue, tmp_path):
     key = keys.create("inspector-wang", "inspector")[1]
     app = create_app(store, catalogue, keys, limiter=RateLimiter(1000, 1000),
                      clock=lambda: datetime(2027, 2, 1, 2, tzinfo=timezone.utc).timestamp())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{sock.getsockname()[1]}", "key": key}
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(app) as url:
+        yield {"url": url, "key": key}
     store.close()
 
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ._serve import served
 from .test_dashboard_browser import _shot, _wait, browser  # noqa: F401  (a fixture)
 
 T0 = datetime(2026, 12, 10, 0, tzinfo=timezone.utc)   # 08:00 CST
@@ -46,7 +44,6 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture
 def stack(pg_url, catalogue, tmp_path):
-    import uvicorn
 
     import alerts
     from alerts import AlertService, AlertSettings, ManualClock
@@ -69,20 +66,8 @@ def stack(pg_url, catalogue, tmp_path):
     app = create_app(open_store("duckdb://:memory:", catalogue), catalogue, keys,
                      limiter=RateLimiter(1000, 1000), alert_service=svc,
                      clock=lambda: clock.now().timestamp())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield {"api": f"http://127.0.0.1:{sock.getsockname()[1]}", "svc": svc, "clock": clock,
-           "tokens": tokens}
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(app) as url:
+        yield {"api": url, "svc": svc, "clock": clock, "tokens": tokens}
     svc.stop()
 
 
